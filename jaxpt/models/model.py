@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxpt.models import decoder, hf_config, hf_params
 from jaxpt.models.config import ModelConfig, get_config
-from jaxpt.models.params import count_params, init_params, param_axes, param_shapes, is_shape, stack_layers
+from jaxpt.models.params import count_params, init_params, param_axes, param_shapes, stack_layers
 from jaxpt.parallel.rules import Sharder, check_divisible
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
@@ -36,7 +36,7 @@ def param_shardings(cfg: ModelConfig, sharder: Optional[Sharder]):
         return None
     axes = param_axes(cfg)
     check_divisible(param_shapes(cfg), axes, sharder)
-    return jax.tree.map(sharder.sharding, axes, is_leaf=is_shape)
+    return jax.tree.map(sharder.sharding, axes, is_leaf=lambda t: isinstance(t, tuple))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 5))
