@@ -19,7 +19,7 @@ import numpy as np
 from jaxpt.analysis.flops import QWEN25_7B, sft_step_flops, to_eflops
 
 BASE_COLUMNS = ("file", "phase", "branch_sft_step", "x_eflops", "overall")
-OPTIONAL_COLUMNS = ("val_loss",)
+OPTIONAL_COLUMNS = ("val_loss", "sft_step")  # sft_step: our pipeline's SFT rows carry their step
 PHASES = ("sft", "rl_relative")
 
 # Problem counts that weight the authors' benchmark columns. Derived from their data: these integers
@@ -50,6 +50,7 @@ class SftCurve:
     x: np.ndarray  # cumulative SFT EFLOPs, sorted
     overall: np.ndarray
     val_loss: Optional[np.ndarray]  # None when the file has no validation loss for this scene
+    steps: Optional[np.ndarray] = None  # SFT step of each point when the file has an sft_step column
 
 
 @dataclasses.dataclass
@@ -125,6 +126,7 @@ def read_curves(path, bench_counts: Optional[Dict[str, float]] = None) -> CurveT
         if unknown:
             raise CurveFormatError(f"{path}: no problem count given for benchmark column(s) {unknown}")
         has_loss = "val_loss" in header
+        has_step = "sft_step" in header
         for row in reader:
             line = reader.line_num
             if None in row or any(row.get(c) is None for c in header):
@@ -142,7 +144,8 @@ def read_curves(path, bench_counts: Optional[Dict[str, float]] = None) -> CurveT
             scene = scene_of(row["file"])
             if phase == "sft":
                 loss = _number(row["val_loss"], path, line, "val_loss", allow_empty=True) if has_loss else None
-                sft_rows.setdefault(scene, []).append((x, overall, loss, line))
+                step = _number(row["sft_step"], path, line, "sft_step", allow_empty=True) if has_step else None
+                sft_rows.setdefault(scene, []).append((x, overall, loss, line, step))
             else:
                 step = _number(row["branch_sft_step"], path, line, "branch_sft_step")
                 if step < 0 or step != int(step):
@@ -155,8 +158,11 @@ def read_curves(path, bench_counts: Optional[Dict[str, float]] = None) -> CurveT
         rows.sort(key=lambda r: r[0])
         losses = [r[2] for r in rows]
         have = [v is not None for v in losses]
+        steps = [r[4] for r in rows]
         sft[scene] = SftCurve(scene, np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-                              np.array([np.nan if v is None else v for v in losses]) if any(have) else None)
+                              np.array([np.nan if v is None else v for v in losses]) if any(have) else None,
+                              np.array([-1 if v is None else v for v in steps]) if any(
+                                  v is not None for v in steps) else None)
     rl = {}
     for key, rows in rl_rows.items():
         rows.sort(key=lambda r: r[0])
@@ -212,8 +218,10 @@ def build_branch(table: CurveTable, scene: str, sft_step: int, sft_scene: Option
     if sft_scene not in table.sft:
         raise KeyError(f"{table.path}: no SFT curve for scene {sft_scene!r}")
     curve = table.sft[sft_scene]
-    sx = sft_eflops(sft_scene, sft_step, eflops_per_step)
-    i = sft_point(curve, sx)
+    if curve.steps is not None and sft_step in curve.steps:
+        i = int(np.flatnonzero(curve.steps == sft_step)[0])  # exact: the file says which step each point is
+    else:
+        i = sft_point(curve, sft_eflops(sft_scene, sft_step, eflops_per_step))
     p_sft = float(curve.overall[i])
     br = table.rl[(scene, sft_step)]
     # The CSV may already carry an x = 0 RL evaluation; the branch point itself is (0, 0) by definition.
