@@ -1,0 +1,242 @@
+"""Symbolic equivalence, run only inside worker processes (see ``pool.py``), never in the caller.
+
+Parsing is math-verify's (``parse`` of the answer wrapped in ``$...$``, which handles far more LaTeX
+than we would write ourselves). The comparison is ours where math-verify's defaults are wrong for a
+reward: numbers follow ``tolerance.py`` (math-verify rounds floats to 6 decimals, making 1e-7 equal
+2e-7, and chops tiny differences, making 1/2^99 equal 1/2^98); intervals, tuples, sets and matrices
+recurse into that number rule; an equation only matches a bare value when it is an assignment
+(``x = 3`` vs ``3``), not ``x^2 + y^2 = 1`` vs ``1``. Relations against relations, symbols and
+text fall back to math-verify's own comparison.
+
+math-verify's timeouts use ``signal.alarm``; they are disabled here (``parsing_timeout=None``,
+``timeout_seconds=None``) because the pool bounds time by killing the worker process instead.
+"""
+from __future__ import annotations
+
+import logging
+
+import sympy
+from math_verify import ExprExtractionConfig, LatexExtractionConfig
+from math_verify import grader as mv_grader
+from math_verify import parse as mv_parse
+from sympy import Basic, Float, FiniteSet, Interval, MatrixBase, Set, Tuple
+
+from jaxpt.rewards.tolerance import EXACT_DIGITS_AGREEMENT, REL_TOL
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout disabled" warnings: we know
+
+_CONFIG = (LatexExtractionConfig(), ExprExtractionConfig())
+_MAX_DEPTH = 8
+_PRECISION = 50  # digits for numeric checks of exact values
+_SPECIAL = (sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
+
+
+def parse_answer(text: str, is_text: bool = False):
+    """A normalised answer string -> sympy object, or None when math-verify cannot parse it."""
+    latex = f"\\text{{{text}}}" if is_text else text
+    for item in mv_parse(f"${latex}$", extraction_config=_CONFIG, parsing_timeout=None):
+        if isinstance(item, (Basic, MatrixBase)):
+            return item
+    return None
+
+
+def _is_plain_number(x) -> bool:
+    return (
+        isinstance(x, sympy.Expr)
+        and not isinstance(x, (MatrixBase, Tuple))
+        and x.is_number
+    )
+
+
+def _numbers_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
+    if a == b:
+        return True
+    if a.has(*_SPECIAL) or b.has(*_SPECIAL):
+        return False
+    approx = a.has(Float) or b.has(Float)
+    if not approx:
+        # Exact values: sympy's own simplification of the difference first, so that values too
+        # close for 50 digits (10^{100} vs 10^{100}+1) are still told apart.
+        d = a - b
+        if d.is_Rational:
+            return d == 0
+        zero = d.is_zero
+        if zero is not None:
+            return bool(zero)
+    A, B = a.evalf(_PRECISION), b.evalf(_PRECISION)
+    if not (A.is_number and B.is_number) or A.has(*_SPECIAL) or B.has(*_SPECIAL):
+        return False
+    diff = abs(A - B)
+    scale = max(abs(A), abs(B))
+    if diff == 0:
+        return True
+    if approx:
+        return bool(diff <= REL_TOL * scale)
+    if A == 0 or B == 0:
+        # Is the other side an exact zero that evaluated to a tiny residue? Only a proof counts:
+        # 10^{-60} is a tiny non-zero exact value and must not equal 0.
+        other = b if A == 0 else a
+        return bool(sympy.simplify(other) == 0)
+    # Exact values sympy could not simplify: agreement to 40 of 50 digits is taken as equality.
+    return bool(diff <= EXACT_DIGITS_AGREEMENT * scale)
+
+
+def _assignment_rhs(x):
+    return mv_grader.take_last_relation(x).rhs
+
+
+def _as_set(rel):
+    try:
+        return mv_grader.unwrap_fcs(rel).as_set()
+    except Exception:
+        return None
+
+
+def _unordered_equal(xs, ys, depth) -> bool:
+    """Set semantics: every element has an equal partner on the other side."""
+    return all(any(expr_equal(x, y, depth) for y in ys) for x in xs) and all(
+        any(expr_equal(x, y, depth) for x in xs) for y in ys
+    )
+
+
+def _sets_equal(a, b, depth) -> bool:
+    if isinstance(a, Interval) and isinstance(b, Interval):
+        return (
+            a.left_open == b.left_open
+            and a.right_open == b.right_open
+            and expr_equal(a.start, b.start, depth)
+            and expr_equal(a.end, b.end, depth)
+        )
+    if isinstance(a, FiniteSet) and isinstance(b, FiniteSet):
+        return _unordered_equal(a.args, b.args, depth)
+    if a == b:
+        return True
+    try:
+        return bool(a.symmetric_difference(b).is_empty)
+    except Exception:
+        return False
+
+
+def _seq(x):
+    """Ordered elements of a tuple, or of an open interval that math-verify read from "(a, b)"."""
+    if isinstance(x, Tuple):
+        return list(x.args)
+    if isinstance(x, Interval) and x.left_open and x.right_open:
+        return [x.start, x.end]
+    return None
+
+
+def expr_equal(g, p, depth: int = 0) -> bool:
+    """Equivalence of two parsed answers under our policies (module doc)."""
+    depth += 1
+    if depth > _MAX_DEPTH:
+        return False
+    try:
+        if g == p:
+            return True
+    except Exception:
+        pass
+    g_rel, p_rel = mv_grader.is_relation(g), mv_grader.is_relation(p)
+    if g_rel and p_rel:
+        if mv_grader.is_assignment_relation(g) and mv_grader.is_assignment_relation(p):
+            # x = a vs x = b: our number rules on the values (math-verify would round them)
+            if mv_grader.take_first_relation(g).lhs != mv_grader.take_first_relation(p).lhs:
+                return False
+            return expr_equal(_assignment_rhs(g), _assignment_rhs(p), depth)
+        return mv_grader.sympy_expr_eq(g, p, 6, 15, False, True)
+    if g_rel or p_rel:
+        rel, other = (g, p) if g_rel else (p, g)
+        if isinstance(other, Set) and not isinstance(other, FiniteSet):
+            as_set = _as_set(rel)  # 2 <= x < 5 vs [2, 5)
+            return as_set is not None and _sets_equal(as_set, other, depth)
+        if mv_grader.is_assignment_relation(rel):
+            return expr_equal(_assignment_rhs(rel), other, depth)
+        return False  # x^2 + y^2 = 1 is not the number 1
+    if isinstance(g, MatrixBase) or isinstance(p, MatrixBase):
+        if not (isinstance(g, MatrixBase) and isinstance(p, MatrixBase)) or g.shape != p.shape:
+            return False
+        return all(expr_equal(x, y, depth) for x, y in zip(g, p))
+    if isinstance(g, FiniteSet) or isinstance(p, FiniteSet):
+        if isinstance(g, FiniteSet) and isinstance(p, FiniteSet):
+            return _unordered_equal(g.args, p.args, depth)
+        other = p if isinstance(g, FiniteSet) else g
+        if isinstance(other, (Set, Tuple, MatrixBase)):
+            return False  # a list of answers vs a tuple or an interval
+        # One answer vs a list of answers: set semantics, as on the fast path ("3" vs "3, 3").
+        return _unordered_equal((g.args if isinstance(g, FiniteSet) else [g]),
+                                (p.args if isinstance(p, FiniteSet) else [p]), depth)
+    sg, sp = _seq(g), _seq(p)
+    if isinstance(g, Tuple) or isinstance(p, Tuple):
+        if sg is None or sp is None or len(sg) != len(sp):
+            return False
+        return all(expr_equal(x, y, depth) for x, y in zip(sg, sp))
+    if isinstance(g, Set) or isinstance(p, Set):
+        return isinstance(g, Set) and isinstance(p, Set) and _sets_equal(g, p, depth)
+    if _is_plain_number(g) and _is_plain_number(p):
+        return _numbers_equal(g, p)
+    try:
+        return bool(mv_grader.sympy_expr_eq(g, p, 6, 15, False, True))
+    except Exception:
+        return False
+
+
+def _percent_variants(x, percent: bool):
+    if percent and _is_plain_number(x):
+        return [x, x / 100]
+    return [x]
+
+
+def symbolic_equal(a_text: str, a_percent: bool, a_is_text: bool, b_text: str, b_percent: bool, b_is_text: bool) -> bool:
+    """Worker entry point: are two normalised answers equivalent? (argument order does not matter
+    for anything but math-verify's relation fallback, which treats `a` as the gold side)"""
+    a = parse_answer(a_text, a_is_text)
+    b = parse_answer(b_text, b_is_text)
+    if a is None or b is None:
+        return False
+    for x in _percent_variants(a, a_percent):
+        for y in _percent_variants(b, b_percent):
+            if expr_equal(x, y):
+                return True
+    return False
+
+
+# Answers in the styles of MATH-type benchmarks. The LaTeX parser (ANTLR) builds its prediction
+# tables lazily, so the first parse of each construct costs ~100 ms; parsing these once in the
+# fork server makes every worker forked from it start with warm tables.
+_WARM_PAIRS = (
+    ("\\frac{1}{2}+\\sqrt{2}x", "(1,2]"),
+    ("x^2+2x+1", "(x+1)^2"),
+    ("2 \\le x<5", "[2,5)"),
+    ("y=3-\\frac{x}{2}", "y=-\\frac{1}{2}x+3"),
+    ("\\sin^2 x+\\cos^2 x", "1"),
+    ("\\begin{pmatrix}\\frac{2}{\\sqrt{2}}\\\\1\\end{pmatrix}", "\\begin{pmatrix}\\sqrt{2}&1\\end{pmatrix}"),
+    ("(-\\infty,3)\\cup(2,\\infty)", "(-\\infty,2]\\cup[3,\\infty)"),
+    ("(3,2),(-3,2)", "\\{1,2\\}"),
+    ("\\sqrt{3+2\\sqrt{2}}", "1+\\sqrt[3]{2}"),
+    ("\\text{Evelyn}", "Evelyn"),
+    ("n=k+4", "\\frac{n(n+1)(2n+1)}{6}"),
+    ("6+9i", "\\frac{\\pi}{2}"),
+    ("\\log_2 8+\\ln x", "e^{x}\\tan\\theta"),
+    ("a_1+b_{10}", "|x-1|"),
+    ("\\binom{5}{2}\\cdot 3!", "2^{10}\\times10^{-3}"),
+    ("x \\ge 2", "x<-1 \\text{ or } x>1"),
+    ("\\frac{-1\\pm\\sqrt{5}}{2}", "\\dfrac{a+b}{c-d}"),
+    ("0.5", "1.5708"),
+)
+
+
+_warmed = False
+
+
+def warm_up() -> None:
+    """Builds the LaTeX parser tables and sympy caches once per process tree: done in the fork
+    server, every worker forked from it inherits them (and this flag)."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+    for a, b in _WARM_PAIRS:
+        try:
+            symbolic_equal(a, False, False, b, False, False)
+        except Exception:
+            pass

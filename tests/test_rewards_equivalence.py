@@ -1,0 +1,129 @@
+"""Normalisation, the tolerance and percent policies, and the sympy-free fast path (no pool)."""
+from fractions import Fraction
+
+import pytest
+
+from jaxpt.rewards.fastpath import compare_answers
+from jaxpt.rewards.normalize import MAX_ANSWER_CHARS, normalize
+from jaxpt.rewards.numeval import Undefined, evaluate, evaluate_or_none
+from jaxpt.rewards.tolerance import REL_TOL, exact_within_tol, float_verdict
+
+
+def fast(a, b):
+    return compare_answers(normalize(a), normalize(b))
+
+
+@pytest.mark.parametrize(
+    "raw, text, percent",
+    [
+        ("$\\dfrac{1}{2}$", "\\frac{1}{2}", False),
+        ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})", False),
+        ("\\$1{,}000", "1000", False),
+        ("1\\,000", "1000", False),
+        ("11,\\! 111,\\! 100", "11111100", False),
+        ("18,000", "18000", False),
+        ("15\\mbox{ cm}^2", "15", False),
+        ("76^\\circ", "76", False),
+        ("18 dollars", "18", False),
+        ("50\\%", "50", True),
+        ("12.5 percent", "12.5", True),
+        ("2\\frac{1}{2}", "\\frac{5}{2}", False),  # mixed number
+        ("2 1/2", "\\frac{5}{2}", False),
+        ("2\\frac{3}{2}", "2\\frac{3}{2}", False),  # improper part: a product, left alone
+        ("1.5e-7", "1.5\\times10^{-7}", False),
+        ("x \\in [2, 5)", "[2,5)", False),
+        ("x=2 \\text{ or } x=3", "x=2,x=3", False),
+        ("\\frac12", "\\frac{1}{2}", False),
+        ("1+2\\mathrm{i}", "1+2i", False),  # \mathrm{i} is the imaginary unit, not a unit
+        ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1 \\\\ 2 \\end{pmatrix}", False),
+    ],
+)
+def test_normalize(raw, text, percent):
+    ans = normalize(raw)
+    assert ans.text == text
+    assert ans.percent == percent
+
+
+def test_normalize_rejects_empty_and_huge():
+    assert normalize("") is None
+    assert normalize("$$") is None
+    assert normalize("1+" * MAX_ANSWER_CHARS) is None
+
+
+def test_tolerance_policy():
+    # exact values: no tolerance at all
+    assert fast("1/2^{99}", "1/2^{98}") is False
+    assert fast("\\frac{1}{2^{99}}", "2^{-99}") is True
+    assert fast("10^{-9}", "0") is False
+    # decimals: relative, never absolute
+    assert fast("1e-7", "2e-7") is False
+    assert fast("1.0000001e-7", "1e-7") is True
+    assert fast("4.5e33", "4.6e33") is False
+    assert fast("0.333333", "\\frac{1}{3}") is True  # a correct six-digit rounding
+    assert fast("0.33", "\\frac{1}{3}") is False
+    assert fast("0.123457", "\\frac{10}{81}") is True
+    assert fast("1.41421", "\\sqrt{2}") is True
+    assert fast("27.0", "27") is True
+    q = lambda x: (Fraction(x), Fraction(0))  # noqa: E731
+    assert exact_within_tol(q(1), q(1 + REL_TOL / 2))
+    assert not exact_within_tol(q(1), q(1 + 2 * REL_TOL))
+
+
+def test_float_verdict_respects_rounding_noise():
+    # sqrt(2)*sqrt(2) - 2 is ~4e-16 in floats: never "different from 0" on that evidence
+    assert float_verdict(4.4e-16 + 0j, 0j, approx=False, noise=1e-12) is None
+    assert float_verdict(1.0 + 0j, 1.1 + 0j, approx=False) is False
+    assert float_verdict(1.0 + 0j, 1.0 + 0j, approx=False) is None  # floats never prove equality
+    assert fast("\\sqrt{2}\\cdot\\sqrt{2}-2", "0") is None  # sympy decides
+
+
+def test_percent_policy():
+    assert fast("50\\%", "50") is True
+    assert fast("50\\%", "0.5") is True
+    assert fast("0.5", "50\\%") is True
+    assert fast("50", "0.5") is False
+    assert fast("50\\%", "5") is False
+
+
+def test_structures():
+    assert fast("(1,2)", "(2,1)") is False
+    assert fast("[1,2)", "[1,2]") is False
+    assert fast("\\{1,2\\}", "\\{2,1\\}") is True
+    assert fast("2,3", "3,2") is True
+    assert fast("3", "3, 4") is False
+    assert fast("(0,2)\\cup[2,3)", "(0,3)") is True  # merged pieces
+    assert fast("(-\\infty,2)\\cup(3,\\infty)", "(-\\infty,3)\\cup(2,\\infty)") is False
+    assert fast("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}") is True
+    assert fast("\\pm 3", "3,-3") is True
+    assert fast("\\{1\\pm\\sqrt{5},-2\\}", "\\{2\\pm\\sqrt{6},-3\\}") is False
+
+
+def test_expressions_with_variables_are_only_proved_different():
+    assert fast("x^2+2x+1", "x^2+2x-1") is False
+    assert fast("2k+2", "3k+3") is False
+    assert fast("2x", "2y") is False
+    assert fast("\\sin x", "\\cos x") is None  # functions: sympy's job
+    assert fast("x=3", "3") is True
+    assert fast("y=3", "x=3") is False
+
+
+def test_polynomial_identities_are_proved_exactly():
+    assert fast("(x+1)^2", "x^2+2x+1") is True
+    assert fast("\\frac{1}{2n+2}", "\\frac{1}{2(n+1)}") is True
+    assert fast("\\frac{n(n+1)(2n+1)}{6}", "\\frac{2n^3+3n^2+n}{6}") is True
+    assert fast("\\frac{\\pi}{2}", "\\pi/2") is True
+    assert fast("(a-b)(a+b)", "a^2-b^2") is True
+    assert fast("\\frac{x^2-1}{x-1}", "x+1") is True  # as rational functions
+    assert fast("\\sqrt{2}x", "\\sqrt{2}\\cdot x") is None  # irrational coefficient: sympy
+
+
+def test_numeval_exact_and_bounded():
+    assert evaluate("\\frac{3}{4}+0.25").q == (Fraction(1), Fraction(0))
+    assert evaluate("2\\sqrt{4}").q == (Fraction(4), Fraction(0))
+    assert evaluate("(1+2i)^2").q == (Fraction(-3), Fraction(4))
+    assert evaluate("\\binom{5}{2}\\cdot 3!").q == (Fraction(60), Fraction(0))
+    with pytest.raises(Undefined):
+        evaluate("\\frac{1}{0}")
+    # ambiguous or huge: undecided (None), never slow
+    for s in ("2^10", "2 3", "10^{10^{10^{10}}}", "(10^6)!", "\\frac{1}{" * 300 + "2" + "}" * 300, "f(x)"):
+        assert evaluate_or_none(s) is None, s
