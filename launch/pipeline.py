@@ -39,8 +39,8 @@ def main(argv):
         experts = data.train if scheduler.paradigm.synchronized else None
         rl = P.run_rl_stage(cfg, data, run, init, score, experts=experts)    # 5. RL from the branch
     p_post = rl.history[-1][2] if rl else p_sft                              # 6. final held-out score
-    curves = P.write_curves(run / "curves.csv", cfg.data.preset, sft,       # 7. plasticity-ceiling fit
-                            {branch or 0: rl} if rl else {}, p0)
+    rows = P.curve_rows(cfg.data.preset, sft, {branch or 0: rl} if rl else {}, p0)
+    curves = P.write_curves(run / "curves.csv", rows)                        # 7. plasticity-ceiling fit
     fits = P.fit_ceilings(curves, run / "fit") if rl else []
     summary = P.summarize(run, cfg, p0, sft, rl, p_sft, p_post, fits, t0)    # 8. report
     report = P.write_report(run, summary, sft, rl, fits)

@@ -141,10 +141,10 @@ def run_rl_stage(cfg, data: Data, run: pathlib.Path, init, score_fn, name: str =
 
 
 # ------------------------------------------------------------------------------------------------- curves
-def write_curves(path: pathlib.Path, scene: str, sft: Optional[SFTStage], branches: Dict[int, object],
-                 p0: float) -> pathlib.Path:
-    """Our runs in the column format of the authors' curves.csv (scores in percent, x in EFLOPs), plus
-    val_loss and sft_step on SFT rows, so jaxpt.analysis reads our runs and the paper's data alike."""
+def curve_rows(scene: str, sft: Optional[SFTStage], branches: Dict[int, object], p0: float) -> List[dict]:
+    """Rows in the column format of the authors' curves.csv (scores in percent, x in EFLOPs), plus val_loss
+    and sft_step on SFT rows, so jaxpt.analysis reads our runs and the paper's data alike. branches maps
+    the SFT step an RL run started from (0 = the base model) to its RLResult."""
     rows = []
     name = f"{scene}_pipeline"
     if sft is not None:
@@ -163,6 +163,10 @@ def write_curves(path: pathlib.Path, scene: str, sft: Optional[SFTStage], branch
             rows.append({"file": name, "phase": "rl_relative", "branch_sft_step": branch_step,
                          "x_eflops": f"{flops / 1e18:.6g}", "overall": f"{100 * acc:.3f}",
                          "toy": f"{100 * acc:.3f}", "val_loss": "", "sft_step": ""})
+    return rows
+
+
+def write_curves(path: pathlib.Path, rows: List[dict]) -> pathlib.Path:
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
         w.writeheader()
