@@ -1,0 +1,25 @@
+"""RL post-training: GRPO / DAPO (and variants), the synchronized SFT+RL baselines LUFFY / SRFT / UPT.
+
+    from jaxpt.rl import run_rl
+    result = run_rl({"rl": {"algorithm": "dapo_dc"}}, "runs/sft/best_model")
+
+Registries (jaxpt.rl.registry): ADVANTAGES, LOSSES, ALGORITHMS. Heavy modules load lazily.
+"""
+_LAZY = {
+    "run_rl": ("jaxpt.rl.rl_loop", "run_rl"),
+    "RLResult": ("jaxpt.rl.rl_loop", "RLResult"),
+    "default_config": ("jaxpt.rl.rl_config", "default_config"),
+    "resolve": ("jaxpt.rl.algorithms", "resolve"),
+    "LossConfig": ("jaxpt.rl.losses", "LossConfig"),
+    "policy_loss": ("jaxpt.rl.losses", "policy_loss"),
+    "compute_advantages": ("jaxpt.rl.advantages", "compute_advantages"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'jaxpt.rl' has no attribute {name!r}")

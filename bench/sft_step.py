@@ -1,0 +1,152 @@
+"""Tokens/s of the jitted jaxpt SFT step vs transformers + torch AdamW on the same config and batch.
+
+    python -m bench.sft_step                       # 32M-parameter Qwen2-style model, B 8 x T 512, fp32
+    python -m bench.sft_step --layers=4 --seq=256   # smaller/faster variants
+
+Both sides do the same work per step: forward, token-mean cross-entropy over all positions, backward,
+global-norm clipping at 1.0 and AdamW. Timing alternates rounds (JAX, torch, JAX, torch, ...) so that load
+from other processes hits both alike; the medians over all timed steps are reported. The first step of each
+side (compilation for JAX, allocator warm-up for torch) is reported apart.
+"""
+import argparse
+import os
+import statistics
+import time
+
+from jaxpt.utils import runtime
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--vocab", type=int, default=8192)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--layers", type=int, default=8)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--kv_heads", type=int, default=4)
+    p.add_argument("--ffn", type=int, default=1408)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=512)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=2, help="timed steps per round and side")
+    p.add_argument("--attention_impl", default="einsum")
+    p.add_argument("--remat", default="none")
+    p.add_argument("--loss_chunk", type=int, default=0)
+    p.add_argument("--skip_torch", action="store_true")
+    p.add_argument("--skip_jax", action="store_true")
+    return p.parse_args()
+
+
+def model_config(a):
+    from jaxpt.models.config import get_config
+
+    return get_config("qwen2.5-0.5b", vocab_size=a.vocab, hidden_size=a.hidden, intermediate_size=a.ffn,
+                      num_layers=a.layers, num_heads=a.heads, num_kv_heads=a.kv_heads, tie_embeddings=False,
+                      attention_impl=a.attention_impl, remat=a.remat, bos_token_id=None, eos_token_ids=(1,))
+
+
+def make_tokens(a):
+    import numpy as np
+
+    return np.random.default_rng(0).integers(0, a.vocab, (a.batch, a.seq)).astype(np.int32)
+
+
+class JaxSide:
+    def __init__(self, a, cfg, tokens):
+        import jax
+        import numpy as np
+
+        from jaxpt.models.model import Model
+        from jaxpt.train import sft_step
+
+        self.jax = jax
+        tx, sched = sft_step.make_optimizer(1e-4, 1000, warmup_steps=0, schedule="constant", b2=0.999,
+                                            weight_decay=0.01, clip_norm=1.0)
+        self.state = sft_step.make_init_fn(tx)(Model.from_config(cfg, seed=0).params)
+        self.step_fn = sft_step.make_train_step(cfg, tx, sched, loss_chunk=a.loss_chunk)
+        b, t = tokens.shape
+        weights = np.ones((b, t), np.float32)
+        weights[:, -1] = 0  # the last position has no next token (as HF's shifted labels)
+        targets = np.concatenate([tokens[:, 1:], np.zeros((b, 1), np.int32)], axis=1)
+        batch = {"tokens": tokens, "positions": np.broadcast_to(np.arange(t, dtype=np.int32), (b, t)).copy(),
+                 "segment_ids": np.ones((b, t), np.int32), "targets": targets, "weights": weights}
+        self.batch = jax.device_put({k: v[None] for k, v in batch.items()})
+        self.num_params = sum(int(x.size) for x in jax.tree.leaves(self.state["params"]))
+
+    def step(self):
+        t0, c0 = time.perf_counter(), time.process_time()
+        self.state, m = self.step_fn(self.state, self.batch)
+        self.loss = float(m["loss"])  # blocks until the step is done
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+class TorchSide:
+    def __init__(self, a, cfg, tokens):
+        import torch
+        import transformers
+
+        from jaxpt.models.hf_config import config_to_hf
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        torch.manual_seed(0)
+        hf_cfg = transformers.AutoConfig.for_model(**config_to_hf(cfg))
+        self.torch = torch
+        self.model = transformers.AutoModelForCausalLM.from_config(hf_cfg, dtype=torch.float32)
+        self.model.train()
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01)
+        self.ids = torch.from_numpy(tokens.astype("int64"))
+        self.num_params = sum(p.numel() for p in self.model.parameters())
+
+    def step(self):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = self.model(input_ids=self.ids, labels=self.ids)
+        out.loss.backward()
+        self.torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.loss = float(out.loss.detach())
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def main():
+    a = parse()
+    runtime.enable_compile_cache()
+    from jaxpt.analysis.flops import sft_step_flops
+
+    cfg = model_config(a)
+    tokens = make_tokens(a)
+    n_tok = a.batch * a.seq
+    flops = sft_step_flops(cfg, a.batch, a.seq)
+    sides = {}
+    if not a.skip_jax:
+        sides["jax"] = JaxSide(a, cfg, tokens)
+    if not a.skip_torch:
+        sides["torch"] = TorchSide(a, cfg, tokens)
+    first = {name: s.step()[0] for name, s in sides.items()}
+    wall = {name: [] for name in sides}
+    cpu = {name: [] for name in sides}
+    for _ in range(a.rounds):
+        for name, s in sides.items():
+            for _ in range(a.steps):
+                w, c = s.step()
+                wall[name].append(w)
+                cpu[name].append(c)
+    n_params = next(iter(sides.values())).num_params
+    print(f"config: vocab {a.vocab}, hidden {a.hidden}, layers {a.layers}, heads {a.heads}/{a.kv_heads}, "
+          f"ffn {a.ffn}, {n_params / 1e6:.1f}M params; batch {a.batch} x {a.seq} = {n_tok} tokens, fp32, "
+          f"attention {a.attention_impl}, remat {a.remat}; {flops / 1e9:.0f} GFLOP per step (paper formula); "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    tps, cps = {}, {}
+    for name in sides:
+        med, cmed = statistics.median(wall[name]), statistics.median(cpu[name])
+        tps[name], cps[name] = n_tok / med, n_tok / cmed
+        print(f"{name:>5}: {tps[name]:8.1f} tokens/s  median step {med:.3f} s (min {min(wall[name]):.3f}, "
+              f"max {max(wall[name]):.3f}, n={len(wall[name])}), {flops / med / 1e9:.1f} GFLOP/s; "
+              f"CPU time {cmed:.3f} s/step ({cps[name]:.1f} tokens per CPU-second); first step "
+              f"{first[name]:.2f} s; final loss {sides[name].loss:.4f}")
+    if len(tps) == 2:
+        print(f"ratio jax/torch: {tps['jax'] / tps['torch']:.2f}x tokens/s (wall clock), "
+              f"{cps['jax'] / cps['torch']:.2f}x tokens per CPU-second (robust to load from other processes)")
+
+
+if __name__ == "__main__":
+    main()
