@@ -1,5 +1,5 @@
 """Flags and start-up shared by every launch script: multi-host set-up, compile cache, logging."""
-from absl import flags, logging
+from absl import flags
 
 flags.DEFINE_string("coordinator_address", None,
                     "host:port of process 0 for jax.distributed (multi-host); 'auto' on TPU pods / SLURM.")
@@ -16,4 +16,4 @@ def start() -> None:
 
     initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     enable_compile_cache()
-    logging.set_verbosity(logging.INFO)
+    # absl defaults to WARNING for scripts: stage lines are printed; --verbosity=0 shows INFO (orbax is chatty).

@@ -72,8 +72,9 @@ def test_each_paradigm_runs(setup, tmp_path, algorithm):
     cfg = _cfg(tmp_path, algorithm=algorithm, total_steps=1, num_minibatches=1, gen_prompts=2, train_prompts=2,
                group_size=3, entropy_coef=0.001, **extra)
     cfg["eval"] = {"every": 1, "at_start": False}
-    res = run_rl(cfg, model, prompts=None if algorithm != "grpo" else splits["rl_prompts"],
-                 experts=splits["train"] if algorithm != "grpo" else None, eval_records=splits["test"][:4],
+    # As the pipeline calls it: the RL prompt pool (disjoint from the SFT data) plus the SFT records as
+    # experts; expert-mixing paradigms then train on the expert questions, the others ignore the experts.
+    res = run_rl(cfg, model, prompts=splits["rl_prompts"], experts=splits["train"], eval_records=splits["test"][:4],
                  reward_fn=_has_one, on_eval=lambda step, m: seen.append((step, m["accuracy"])) or False)
     m = res.step_metrics[-1]
     assert res.final_step == 1 and seen and seen[0][0] == 1

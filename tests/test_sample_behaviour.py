@@ -1,4 +1,6 @@
 """Sampler behaviour: EOS stopping and padding, seeds, top-k/top-p limits, n samples, compile reuse."""
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -118,3 +120,24 @@ def test_scan_layers_model_samples_the_same(model, greedy):
     stacked = jaxpt.Model(cfg, stack_layers(model.params))
     out = stacked.generate(PROMPTS, 10, eos_ids=())
     np.testing.assert_array_equal(out.tokens, greedy.tokens)
+
+
+def test_chunked_cache_phases_match_one_phase(model):
+    """Several cache chunks (one decode loop each, attending only filled chunks) sample exactly what one
+    chunk does, and stop early across phase boundaries."""
+    from jaxpt.sample.sampler import left_pad
+
+    tokens, mask = left_pad(PROMPTS, 16, 4)
+    one = SampleSettings(40, temperature=1.0, attn_chunks=1, eos_ids=())
+    many = SampleSettings(40, temperature=1.0, attn_chunks=4, min_attn_chunk=8, eos_ids=())
+    assert one.chunks() == (40, 1) and many.chunks() == (16, 3)
+    a = core.sample(model.params, model.config, tokens, mask, jax.random.key(1), one)
+    b = core.sample(model.params, model.config, tokens, mask, jax.random.key(1), many)
+    np.testing.assert_array_equal(np.asarray(a.tokens), np.asarray(b.tokens))
+    np.testing.assert_allclose(np.asarray(a.logprobs), np.asarray(b.logprobs), atol=1e-5)
+    # EOS = row 0's 20th token (in the second chunk): the same stops happen either way (eos is traced).
+    eos = (int(np.asarray(a.tokens)[0, 19]),)
+    a = core.sample(model.params, model.config, tokens, mask, jax.random.key(1), dataclasses.replace(one, eos_ids=eos))
+    b = core.sample(model.params, model.config, tokens, mask, jax.random.key(1), dataclasses.replace(many, eos_ids=eos))
+    np.testing.assert_array_equal(np.asarray(a.lengths), np.asarray(b.lengths))
+    assert int(np.asarray(b.lengths)[0]) <= 20

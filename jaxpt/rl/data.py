@@ -7,7 +7,7 @@ same question give several expert trajectories for that prompt.
 """
 import dataclasses
 import logging
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def load_rl_records(dcfg, needs_experts: bool):
     expert_src = _get(dcfg, "expert_source", "")
     if needs_experts and expert_src:
         experts = _load_file(expert_src, dcfg, _get(dcfg, "expert_split", "train"), need_solution=True)
-        prompts = attach_experts(prompts, experts)
+        prompts = prompts_from_experts(prompts, experts)
     size = int(_get(dcfg, "eval_size", 0))
     if size and len(evals) > size:
         evals = evals[:size]
@@ -81,6 +81,22 @@ def attach_experts(prompts: Sequence[dict], experts: Sequence[dict]) -> List[dic
     if prompts is not None and len(out) < len(base):
         logging.info("%d of %d prompts have no expert trajectory and are dropped", len(base) - len(out), len(base))
     return out
+
+
+def prompts_from_experts(prompts: Optional[Sequence[dict]], experts: Sequence[dict]) -> List[dict]:
+    """The prompt set of an expert-mixing algorithm: the expert records' questions (with their solutions).
+
+    With `prompts` too, only expert questions among them are kept, unless none is (an RL prompt pool that is
+    disjoint from the SFT data, as the toy task's is): then every expert question is a prompt, as the
+    synchronized SFT+RL baselines train RL on the expert data set's questions.
+    """
+    if prompts is not None:
+        wanted = {r["question"] for r in prompts}
+        if any(r["question"] in wanted for r in experts):
+            return attach_experts(prompts, experts)
+        logging.info("no RL prompt has an expert trajectory: using the %d expert records' questions as prompts",
+                     len(experts))
+    return attach_experts(None, experts)
 
 
 def with_solutions(records: Sequence[dict]) -> List[dict]:

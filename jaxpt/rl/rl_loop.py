@@ -39,7 +39,8 @@ from jaxpt.rl import rl_step
 from jaxpt.rl.algorithms import RLAlgo, resolve
 from jaxpt.rl.batch import BatchSpec, Round, assemble, minibatch_order, overlong_shaping, rule_rewards, \
     select_groups
-from jaxpt.rl.data import PromptIterator, PromptSet, load_rl_records, tokenize_prompts, with_solutions
+from jaxpt.rl.data import PromptIterator, PromptSet, load_rl_records, prompts_from_experts, \
+    tokenize_prompts, with_solutions
 from jaxpt.rl.rl_config import default_config, merge
 from jaxpt.sample.core import sample
 from jaxpt.sample.sampler import batch_divisor, left_pad
@@ -205,14 +206,12 @@ class RLRunner:
         self.pad_id = int(self.tok.pad_token_id if self.tok.pad_token_id is not None else stops[0])
 
         # Data.
-        if prompts is None and experts is None:
+        if prompts is None and (experts is None or not self.algo.needs_experts):
             prompt_recs, eval_recs = load_rl_records(c.data, self.algo.needs_experts)
         else:
             prompt_recs, eval_recs = prompts, []
-            if experts is not None:
-                from jaxpt.rl.data import attach_experts
-
-                prompt_recs = attach_experts(prompts, experts)
+            if experts is not None and self.algo.needs_experts:
+                prompt_recs = prompts_from_experts(prompts, experts)
         if eval_records is not None:
             eval_recs = list(eval_records)
             if c.data.eval_size and len(eval_recs) > int(c.data.eval_size):

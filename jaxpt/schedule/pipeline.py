@@ -52,7 +52,7 @@ def make_data(cfg, run: pathlib.Path) -> Data:
     d = cfg.data
     splits = toy_task.make_splits(d.preset, seed=d.seed, noise=d.noise)
     files = toy_task.write_splits(splits, run / "data")
-    logging.info("data: %s", {k: len(v) for k, v in splits.items()})
+    print("data:", {k: len(v) for k, v in splits.items()}, flush=True)
     return Data(splits["train"], splits["val"], splits["test"], splits["rl_prompts"],
                 {k: str(v) for k, v in files.items()})
 
@@ -105,7 +105,7 @@ def run_sft_stage(cfg, data: Data, run: pathlib.Path, scheduler, score_fn=None) 
         d = scheduler.on_sft_eval(step, metrics["val/loss"], metrics["flops"])
         if d.switch:
             switched_at.append(step)
-            logging.info("switch: %s", d.reason)
+            print(f"switch at step {step}: {d.reason}", flush=True)
             # Keep training past the switch only when asked to (to show the overfitting side of the curve).
             return not cfg.schedule.get("continue_sft_after_switch", False)
         return False
