@@ -63,24 +63,27 @@ def test_evaluate_on_records(toy_tok):
 
 
 def test_launch_eval_end_to_end(tmp_path, shared_dir):
-    from absl import flags
+    """`python -m launch.eval` in a subprocess (its absl flags stay out of this process)."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
 
     import jaxpt
     from jaxpt.data.tokenizer import load_tokenizer, toy_tokenizer_dir
-    from launch import eval as launch_eval
 
     tok = load_tokenizer("toy")
     model = jaxpt.Model.from_config("tiny-qwen", seed=0, vocab_size=len(tok), eos_token_ids=(1,))
     model.tokenizer_dir = toy_tokenizer_dir()
     ckpt = model.save_pretrained(tmp_path / "ckpt")
     out = tmp_path / "eval"
-    argv = ["launch.eval", f"--checkpoint={ckpt}", "--benchmarks=gsm8k,amc23", "--limit=2", "--k=2",
-            "--temperature=1.0", "--max_new_tokens=8", "--batch_size=8", f"--out={out}", "--noprogress"]
-    flags.FLAGS(argv)
-    try:
-        launch_eval.main([])
-    finally:
-        flags.FLAGS.unparse_flags()
+    cmd = [sys.executable, "-m", "launch.eval", f"--checkpoint={ckpt}", "--benchmarks=gsm8k,amc23", "--limit=2",
+           "--k=2", "--temperature=1.0", "--max_new_tokens=8", "--batch_size=8", f"--out={out}", "--noprogress"]
+    env = {**os.environ, "JAXPT_SHARED_DIR": str(shared_dir)}
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| gsm8k | 2 |" in proc.stdout
     summary = json.loads((out / "results.json").read_text())
     assert set(summary["benchmarks"]) == {"gsm8k", "amc23"}
     assert summary["overall"]["num_problems"] == 4 and "pass@1" in summary["overall"]
