@@ -175,14 +175,19 @@ def write_curves(path: pathlib.Path, rows: List[dict]) -> pathlib.Path:
 
 
 def fit_ceilings(curves_path: pathlib.Path, out_dir: pathlib.Path) -> List[dict]:
-    """Sigmoid fits of every RL branch (settings search, since there is no per-branch settings file)."""
+    """Sigmoid fits of every RL branch: the settings search when the branch has enough points for it, else
+    the default settings (short toy branches)."""
     from jaxpt.analysis.ceilings import fit_curves
     from jaxpt.analysis.report import write_report
 
-    try:
-        results = fit_curves(curves_path, bench_counts={"toy": 1.0}, search=True)
-    except Exception as e:  # a failed fit must not lose the run's other outputs
-        logging.warning("ceiling fit failed: %s", e)
+    results = None
+    for search in (True, False):
+        try:
+            results = fit_curves(curves_path, bench_counts={"toy": 1.0}, search=search)
+            break
+        except Exception as e:  # a failed fit must not lose the run's other outputs
+            logging.warning("ceiling fit (search=%s) failed: %s", search, e)
+    if not results:
         return []
     write_report(results, out_dir)
     return results
