@@ -6,6 +6,8 @@ algorithm's value (jaxpt/rl/algorithms.py) unless set explicitly ("" for strings
 """
 import ml_collections
 
+from jaxpt.parallel.mesh_config import mesh_config
+
 AUTO_STR, AUTO_NUM = "", -1
 
 
@@ -152,12 +154,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.log.progress = True
     c.log.samples = 2  # decoded sample responses per step written to samples.jsonl (0 = none)
 
-    c.mesh = ml_collections.ConfigDict()
-    c.mesh.enabled = False
-    c.mesh.data = -1
-    c.mesh.fsdp = 1
-    c.mesh.tensor = 1
-    c.mesh.rules = "default"
+    c.mesh = mesh_config()
     return c
 
 

@@ -38,7 +38,6 @@ class RegimeDetector:
         self.delta, self.delta2, self.patience, self.smoothing = delta, delta2, patience, smoothing
         self.history: List[DetectorState] = []
         self._ema: Optional[float] = None
-        self._mins: List[float] = []  # running minimum after each evaluation
         self._mild_run = 0
         self.first_stable_step: Optional[int] = None
         self.mild_step: Optional[int] = None
@@ -62,14 +61,13 @@ class RegimeDetector:
             best_step, best_loss = step, smooth
         else:
             best_step, best_loss = prev_best.best_step, prev_best.best_loss
-        self._mins.append(best_loss)
 
         in_band = smooth <= (1 + self.delta) * best_loss
         if in_band:
             self._mild_run = 0
             # Plateau test: how much did the running minimum fall over the last `patience` evaluations?
-            if len(self._mins) > self.patience:
-                old = self._mins[-1 - self.patience]
+            if len(self.history) >= self.patience:
+                old = self.history[-self.patience].best_loss  # the running minimum `patience` evals ago
                 still_falling = (old - best_loss) > self.delta * best_loss
             else:
                 still_falling = True

@@ -5,6 +5,8 @@ config (dict or ConfigDict) over these defaults, so programmatic callers only pa
 """
 import ml_collections
 
+from jaxpt.parallel.mesh_config import mesh_config
+
 
 def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -82,12 +84,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.log.progress = True  # tqdm bar with loss and tokens/s
     c.log.print_evals = True  # one line per validation on stdout
 
-    c.mesh = ml_collections.ConfigDict()
-    c.mesh.enabled = False
-    c.mesh.data = -1
-    c.mesh.fsdp = 1
-    c.mesh.tensor = 1
-    c.mesh.rules = "default"
+    c.mesh = mesh_config()
     return c
 
 
