@@ -36,6 +36,19 @@ def _layer_list(params):
     return list(layers)
 
 
+# Weights the decode step multiplies in the compute dtype. Cast once before the loop: with float32 master
+# weights (RL) and bfloat16 compute, a cast inside the loop body would read the float32 copy every token.
+_MATMUL_WEIGHTS = ("wq", "wk", "wv", "bq", "bk", "bv", "wo", "w_gate", "w_up", "w_down")
+
+
+def _compute_dtype_weights(params, layers, dt):
+    """(params, layers) with the matmul weights and the embedding already in `dt`: the same values the step
+    would cast itself (casts are idempotent), so numerics are unchanged."""
+    layers = [{k: (v.astype(dt) if k in _MATMUL_WEIGHTS else v) for k, v in lp.items()} for lp in layers]
+    params = {k: (v.astype(dt) if k in ("embed", "lm_head") else v) for k, v in params.items() if k != "layers"}
+    return params, layers
+
+
 def _constrain_state(st: SampleState, sharder: Optional[Sharder]) -> SampleState:
     """Pins every array's sharding (batch over data/fsdp) so prefill outputs and decode inputs/outputs agree:
     otherwise the decode function could compile again for a different layout."""
@@ -108,7 +121,7 @@ def decode(params, cfg: ModelConfig, state: SampleState, eos, pad, settings: Sam
     layout = settings.layout()
     new, size = layout.max_new_tokens, layout.chunk_size
     first_slot = state.k[0][0].shape[2]  # the prompt bucket length: generated token t is fed at slot P + t
-    layers = _layer_list(params)
+    params, layers = _compute_dtype_weights(params, _layer_list(params), jnp.dtype(cfg.dtype))
     state = _constrain_state(state.replace(tokens=jnp.full_like(state.tokens, pad)), sharder)  # pad if stopped
     first_logits = decoder.lm_head(params, cfg, state.hidden[:, None])[:, 0]
     state = _emit(state, first_logits, eos, pad, settings)
