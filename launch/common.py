@@ -1,5 +1,5 @@
 """Flags and start-up shared by every launch script: multi-host set-up, compile cache, logging."""
-from absl import flags
+from absl import flags, logging
 
 flags.DEFINE_string("coordinator_address", None,
                     "host:port of process 0 for jax.distributed (multi-host); 'auto' on TPU pods / SLURM.")
@@ -16,4 +16,7 @@ def start() -> None:
 
     initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     enable_compile_cache()
-    # absl defaults to WARNING for scripts: stage lines are printed; --verbosity=0 shows INFO (orbax is chatty).
+    # absl's default verbosity is INFO, and orbax logs every save at INFO: keep the console to the progress
+    # bars and stage lines (printed) unless --verbosity is given (--verbosity=0 shows everything).
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)

@@ -6,25 +6,17 @@ process (or --coordinator_address=auto on TPU pods / SLURM).
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from launch import common
+
 config_flags.DEFINE_config_file("config", None, "Python file whose get_config() returns the SFT ConfigDict.",
                                 lock_config=False)
-flags.DEFINE_string("coordinator_address", None, "jax.distributed coordinator host:port ('auto' to discover).")
-flags.DEFINE_integer("num_processes", None, "Number of processes (jax.distributed).")
-flags.DEFINE_integer("process_id", None, "This process's index (jax.distributed).")
 flags.DEFINE_bool("resume", False, "Continue from the latest checkpoint in the workdir (= checkpoint.resume).")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    if not FLAGS["verbosity"].present:  # orbax logs every save at INFO: keep the console readable
-        logging.set_verbosity(logging.WARNING)
-    from jaxpt.utils import runtime
-
-    runtime.enable_compile_cache()
-    from jaxpt.parallel.mesh import initialize_distributed
-
-    initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    common.start()
     from jaxpt.train.sft_loop import run_sft
 
     config = FLAGS.config

@@ -106,3 +106,10 @@ def check_divisible(shapes, axes, sharder: Sharder) -> None:
                                 f"{ax[dim]!r}) is not divisible by mesh axes {mesh_axes} (size {n})")
     if problems:
         raise ValueError("sharding does not divide:\n  " + "\n  ".join(problems))
+
+
+def batch_divisor(sharder) -> int:
+    """How many ways the batch dimension is split on the mesh (1 without one)."""
+    if sharder is None:
+        return 1
+    return axis_size(sharder.mesh, dict(sharder.rules).get("batch"))

@@ -115,7 +115,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.rl.ppo_epochs = 1
     c.rl.num_minibatches = 1
     c.rl.micro_batch_rows = 0
-    c.rl.loss_chunk = 0  # >0: LM head + logprobs over chunks of this many response positions
+    c.rl.loss_chunk = -1  # LM head + logprobs over chunks of this many response positions; -1 auto, 0 off
     c.rl.compute_entropy = True
 
     c.optim = ml_collections.ConfigDict()

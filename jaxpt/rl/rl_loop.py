@@ -35,6 +35,7 @@ from jaxpt.models.checkpoint import load_model
 from jaxpt.models.config import ModelConfig
 from jaxpt.models.model import Model, param_shardings
 from jaxpt.parallel.mesh import sharder_from_config
+from jaxpt.parallel.rules import batch_divisor
 from jaxpt.rl import rl_step
 from jaxpt.rl.algorithms import RLAlgo, resolve
 from jaxpt.rl.batch import BatchSpec, Round, assemble, minibatch_order, overlong_shaping, rule_rewards, \
@@ -43,9 +44,10 @@ from jaxpt.rl.data import PromptIterator, PromptSet, load_rl_records, prompts_fr
     tokenize_prompts, with_solutions
 from jaxpt.rl.rl_config import default_config, merge
 from jaxpt.sample.core import sample
-from jaxpt.sample.sampler import batch_divisor, left_pad
+from jaxpt.sample.sampler import left_pad
 from jaxpt.sample.settings import SampleSettings, batch_bucket, length_bucket
 from jaxpt.train import sft_step
+from jaxpt.train.loss_chunk import resolve_loss_chunk
 from jaxpt.train.checkpointing import TrainCheckpointer, export_model, with_shardings
 from jaxpt.utils.metrics import MetricsWriter
 
@@ -280,7 +282,8 @@ class RLRunner:
         if loss_cfg.agg_mode == "seq-mean-token-sum" and not loss_cfg.agg_constant:
             loss_cfg = dataclasses.replace(loss_cfg, agg_constant=float(self.N))
         self.loss_cfg = loss_cfg
-        chunk = int(r.loss_chunk)
+        # Logits exist only at the N response positions.
+        chunk = resolve_loss_chunk(r.loss_chunk, micro, self.N, self.cfg.vocab_size, div)
         self.update_fn = rl_step.make_update_fn(self.cfg, loss_cfg, self.tx, self.schedule, self.sharder,
                                                 self.train_temp, bool(r.compute_entropy), chunk)
         self.logprob_fn = rl_step.make_logprob_fn(self.cfg, self.N, self.train_temp, self.sharder, chunk)

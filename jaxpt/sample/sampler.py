@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import jax
 import numpy as np
 
-from jaxpt.parallel.rules import axis_size
+from jaxpt.parallel.rules import batch_divisor
 from jaxpt.sample.core import sample
 from jaxpt.sample.settings import SampleSettings, batch_bucket, length_bucket
 
@@ -48,13 +48,6 @@ def left_pad(prompt_ids: Sequence[Sequence[int]], length: int, batch: int, pad_i
         tokens[i, length - len(ids):] = ids
         mask[i, length - len(ids):] = 1
     return tokens, mask
-
-
-def batch_divisor(sharder) -> int:
-    """How many ways the batch dimension is split on the mesh (1 without one)."""
-    if sharder is None:
-        return 1
-    return axis_size(sharder.mesh, dict(sharder.rules).get("batch"))
 
 
 def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,

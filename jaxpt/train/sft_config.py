@@ -63,7 +63,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.eps = 1e-8
     c.train.weight_decay = 0.0
     c.train.clip_norm = 1.0
-    c.train.loss_chunk = 0  # >0: LM head + NLL over chunks of this many positions (big vocabularies)
+    c.train.loss_chunk = -1  # LM head + NLL over chunks of this many positions; -1 auto (train/loss_chunk.py), 0 off
     c.train.stop_at_step = 0  # >0: stop (and checkpoint) here without changing the schedule (preemption)
 
     c.eval = ml_collections.ConfigDict()

@@ -32,7 +32,9 @@ from jaxpt.models.config import ModelConfig, get_config
 from jaxpt.models.hf_config import read_hf_config
 from jaxpt.models.model import Model
 from jaxpt.parallel.mesh import sharder_from_config
+from jaxpt.parallel.rules import batch_divisor
 from jaxpt.train import sft_step
+from jaxpt.train.loss_chunk import resolve_loss_chunk
 from jaxpt.train.checkpointing import TrainCheckpointer, export_model, with_shardings
 from jaxpt.train.sft_config import default_config, merge
 from jaxpt.utils.metrics import MetricsWriter
@@ -151,8 +153,11 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
 
     tx, schedule = sft_step.optimizer_from_config(t)
     st_sh = sft_step.state_shardings(cfg, tx, sharder)
-    train_step = sft_step.make_train_step(cfg, tx, schedule, sharder, int(t.loss_chunk))
-    eval_step = sft_step.make_eval_step(cfg, sharder, int(t.loss_chunk))
+    shards = batch_divisor(sharder)
+    train_chunk = resolve_loss_chunk(t.loss_chunk, rows // accum, seq_len, cfg.vocab_size, shards)
+    eval_chunk = resolve_loss_chunk(t.loss_chunk, eval_rows, seq_len, cfg.vocab_size, shards)
+    train_step = sft_step.make_train_step(cfg, tx, schedule, sharder, train_chunk)
+    eval_step = sft_step.make_eval_step(cfg, sharder, eval_chunk)
     train_sh = sft_step.batch_sharding(sharder, micro=True)
     eval_sh = sft_step.batch_sharding(sharder, micro=False)
     val_device = [_to_device(b, eval_sh) for b in val_batches]
