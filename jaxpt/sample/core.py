@@ -43,7 +43,9 @@ _MATMUL_WEIGHTS = ("wq", "wk", "wv", "bq", "bk", "bv", "wo", "w_gate", "w_up", "
 
 def _compute_dtype_weights(params, layers, dt):
     """(params, layers) with the matmul weights and the embedding already in `dt`: the same values the step
-    would cast itself (casts are idempotent), so numerics are unchanged."""
+    would cast itself (casts are idempotent), so numerics are unchanged.
+
+    (Fusing q/k/v and gate/up into single matmuls here was tried: no change on CPU or on an H100.)"""
     layers = [{k: (v.astype(dt) if k in _MATMUL_WEIGHTS else v) for k, v in lp.items()} for lp in layers]
     params = {k: (v.astype(dt) if k in ("embed", "lm_head") else v) for k, v in params.items() if k != "layers"}
     return params, layers

@@ -104,8 +104,9 @@ def run_sft_stage(cfg, data: Data, run: pathlib.Path, scheduler, score_fn=None) 
     def on_eval(step, metrics) -> bool:
         d = scheduler.on_sft_eval(step, metrics["val/loss"], metrics["flops"])
         if d.switch:
+            if not switched_at:  # the scheduler keeps saying "switch" after the point; report it once
+                print(f"switch at step {step}: {d.reason}", flush=True)
             switched_at.append(step)
-            print(f"switch at step {step}: {d.reason}", flush=True)
             # Keep training past the switch only when asked to (to show the overfitting side of the curve).
             return not cfg.schedule.get("continue_sft_after_switch", False)
         return False
