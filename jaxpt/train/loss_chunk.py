@@ -4,7 +4,8 @@ With a 152K vocabulary, float32 logits for a whole micro-batch do not fit: 64 ro
 entries are 25 GB, and the update keeps their gradient too (an H100 ran out of memory on exactly that). A
 `loss_chunk` of -1 (AUTO, the default) therefore picks the largest chunk that divides the length and keeps one
 chunk's logits, per device, under `LOGITS_BUDGET_BYTES`; 0 = no chunking when everything fits. A positive
-value is used as given.
+value is used as given. The logits are not the only large buffer: the activations of a big micro-batch need
+micro-batching or rematerialisation (see bench/results/README.md for the H100 case).
 """
 LOGITS_BUDGET_BYTES = 1 << 30
 
