@@ -7,6 +7,7 @@ algorithm's value (jaxpt/rl/algorithms.py) unless set explicitly ("" for strings
 import ml_collections
 
 from jaxpt.parallel.mesh_config import mesh_config
+from jaxpt.utils.config_merge import merge_config
 
 AUTO_STR, AUTO_NUM = "", -1
 
@@ -165,22 +166,4 @@ def merge(base: ml_collections.ConfigDict, override) -> ml_collections.ConfigDic
     """base updated with `override` (dict or ConfigDict, possibly partial and nested); unknown keys raise.
 
     Values replace the defaults whatever their type (True for "on", an int for a float, ...)."""
-    out = base.to_dict()
-    _merge_into(out, _plain(override) if override is not None else {}, "")
-    return ml_collections.ConfigDict(out)
-
-
-def _merge_into(out: dict, over: dict, prefix: str) -> None:
-    for k, v in over.items():
-        if k not in out:
-            raise KeyError(f"unknown RL config key {prefix + k!r}")
-        if isinstance(out[k], dict) and k not in FREE_FORM:
-            _merge_into(out[k], _plain(v), prefix + k + ".")
-        elif isinstance(out[k], dict):
-            out[k] = {**out[k], **_plain(v)}
-        else:
-            out[k] = v
-
-
-def _plain(d) -> dict:
-    return d.to_dict() if hasattr(d, "to_dict") else dict(d)
+    return merge_config(base, override, "RL", free_form=FREE_FORM, typed=False)

@@ -6,6 +6,7 @@ config (dict or ConfigDict) over these defaults, so programmatic callers only pa
 import ml_collections
 
 from jaxpt.parallel.mesh_config import mesh_config
+from jaxpt.utils.config_merge import merge_config
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -89,21 +90,6 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def merge(base: ml_collections.ConfigDict, override) -> ml_collections.ConfigDict:
-    """base updated with `override` (dict or ConfigDict, possibly partial and nested); unknown keys raise."""
-    out = ml_collections.ConfigDict(base.to_dict())
-    if override is None:
-        return out
-    for k, v in _plain(override).items():
-        if k not in out:
-            raise KeyError(f"unknown SFT config key {k!r}")
-        if isinstance(out[k], ml_collections.ConfigDict) and k not in ("overrides", "fields"):
-            out[k] = merge(out[k], v)
-        elif isinstance(out[k], ml_collections.ConfigDict):  # free-form maps: replaced/extended as given
-            out[k] = ml_collections.ConfigDict({**out[k].to_dict(), **_plain(v)})
-        else:
-            out[k] = v
-    return out
-
-
-def _plain(d) -> dict:
-    return d.to_dict() if hasattr(d, "to_dict") else dict(d)
+    """base updated with `override` (dict or ConfigDict, possibly partial and nested); unknown keys raise and
+    values keep their default's type (jaxpt.utils.config_merge)."""
+    return merge_config(base, override, "SFT", free_form=("overrides", "fields"), typed=True)
