@@ -20,7 +20,7 @@ def main(argv):
 
     cfg, t0 = _CONFIG.value, time.time()
     run = P.run_dir(cfg)
-    rows, branch_rows, final, min_losses = [], [], {}, {}
+    rows, branch_rows, final, min_losses, compute = [], [], {}, {}, {}
     p0 = None
     for variant in cfg.variants:                                               # data variants
         vcfg = cfg.copy_and_resolve_references()
@@ -40,15 +40,25 @@ def main(argv):
                                 "observed": max(a for _, _, a in rls[step].history)})
         rows += P.curve_rows(variant, sft, rls, p0)
         if variant == cfg.paradigm_variant:                                      # the paradigm comparison
+            branch = sft.decision.branch_step
+            seq = rls[branch]
+            steps = [h[0] for h in sft.result.history]
+            sft_flops = float(sft.result.history[steps.index(branch)][2])
             final["pure_sft"] = max(sft.scores.values())
-            final["sequential"] = rls[sft.decision.branch_step].history[-1][2]
+            final["sequential"] = seq.history[-1][2]
+            compute["pure_sft"] = float(sft.result.history[-1][2])
+            compute["sequential"] = sft_flops + float(seq.rl_flops)
+            match = cfg.get("paradigm_compute", "rl_steps") == "match_flops"
             base = P.base_model(vcfg)
             for name in [p for p in cfg.paradigms if p not in ("pure_sft", "sequential")]:
                 pcfg = vcfg.copy_and_resolve_references()
                 pcfg.rl.rl.algorithm = {"pure_rl": vcfg.schedule.rl_algorithm}.get(name, name)
+                if match:  # the sequential run's SFT + RL FLOPs; rl.total_steps becomes the cap
+                    pcfg.rl.rl.total_steps = int(cfg.paradigm_max_steps)
                 experts = data.train if name in ("luffy", "srft", "upt") else None
-                final[name] = P.run_rl_stage(pcfg, data, vrun, base, score, name=f"paradigm_{name}",
-                                             experts=experts).history[-1][2]
+                res = P.run_rl_stage(pcfg, data, vrun, base, score, name=f"paradigm_{name}", experts=experts,
+                                     flops_budget=compute["sequential"] if match else None)
+                final[name], compute[name] = res.history[-1][2], float(res.rl_flops)
     curves = P.write_curves(run / "curves.csv", rows)
     fits = P.fit_ceilings(curves, run / "fit")
     by_branch = {(f["scene"], f["sft_step"]): f for f in fits}
@@ -59,12 +69,15 @@ def main(argv):
     findings = [F.paradigm_finding(final, noise), F.switch_finding(branch_rows, noise),
                 F.scale_finding(ceilings, cfg.large_variant, [v for v in cfg.variants if v != cfg.large_variant]),
                 F.correlation_finding(min_losses, ceilings)]
-    out = {"final_by_paradigm": final, "branches": branch_rows, "ceilings": ceilings, "min_val_loss": min_losses,
+    out = {"final_by_paradigm": final, "flops_by_paradigm": compute, "branches": branch_rows, "ceilings": ceilings, "min_val_loss": min_losses,
            "findings": findings, "wall_s": time.time() - t0}
     (run / "study.json").write_text(json.dumps(out, indent=2, default=float))
     md = ["# jaxpt toy-scale study", "", F.findings_markdown(findings), "",
-          "## Final held-out accuracy by paradigm", "", "| paradigm | accuracy |", "|---|---|"]
-    md += [f"| {k} | {v:.3f} |" for k, v in final.items()]
+          "## Final held-out accuracy by paradigm", "",
+          f"Compute: {cfg.get('paradigm_compute', 'rl_steps')} (rl_steps: every RL paradigm runs rl.total_steps "
+          "from the base model; match_flops: each runs until it has used the sequential run's SFT + RL FLOPs).", "",
+          "| paradigm | accuracy | FLOPs |", "|---|---|---|"]
+    md += [f"| {k} | {v:.3f} | {compute.get(k, float('nan')):.3g} |" for k, v in final.items()]
     md += ["", "## RL branches", "", "| data | SFT step | regime | best observed | ceiling |", "|---|---|---|---|---|"]
     md += [f"| {b['scene']} | {b['sft_step']} | {b['regime']} | {b['observed']:.3f} | {b['ceiling']:.3f} |"
            for b in branch_rows]

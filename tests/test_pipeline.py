@@ -48,3 +48,28 @@ def test_pipeline_end_to_end(tmp_path):
     rl_rows = [r for r in rows if r["phase"] == "rl_relative"]
     assert len(rl_rows) == 3 and float(rl_rows[-1]["x_eflops"]) > 0  # RL evals at steps 0, 2, 4
     assert abs(float(rl_rows[-1]["overall"]) / 100 - summary["P_post"]) < 1e-6
+
+
+@pytest.mark.slow
+def test_study_paradigms_at_matched_compute(tmp_path):
+    """launch.study with paradigm_compute=match_flops: pure RL keeps going past rl.total_steps until it has
+    used the sequential run's SFT + RL FLOPs (or hits the cap)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cap = 24
+    out = subprocess.run([sys.executable, "-m", "launch.study", "--config=configs/study_paradigms.py",
+                          "--config.name=par", f"--config.out_dir={tmp_path}", "--config.schedule.switch_mode=step",
+                          "--config.schedule.switch_step=40", "--config.sft.data.toy_num_val=100", *SMALL,
+                          "--config.rl.eval.every=2", "--config.paradigms=('pure_sft','sequential','pure_rl')",
+                          f"--config.paradigm_max_steps={cap}"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-4000:]
+    res = json.loads((tmp_path / "par" / "study.json").read_text())
+    flops, final = res["flops_by_paradigm"], res["final_by_paradigm"]
+    assert set(final) == {"pure_sft", "sequential", "pure_rl"}
+    metrics = [json.loads(x) for x in open(tmp_path / "par" / "uniform" / "paradigm_pure_rl" / "metrics.jsonl")]
+    steps = max(m.get("step", 0) for m in metrics)
+    assert steps > 4  # ran past the sequential run's 4 RL steps: it also gets the SFT stage's FLOPs
+    if steps < cap:  # stopped by the budget, at the first evaluation (every 2 steps) that reached it
+        assert flops["pure_rl"] >= flops["sequential"]
+        assert flops["pure_rl"] - flops["sequential"] <= 2.5 * flops["pure_rl"] / steps
+    assert "match_flops" in (tmp_path / "par" / "study.md").read_text()

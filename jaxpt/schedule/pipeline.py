@@ -132,13 +132,21 @@ def branch_model_dir(sft: SFTStage, step: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------- RL
-def run_rl_stage(cfg, data: Data, run: pathlib.Path, init, score_fn, name: str = "rl", experts=None):
-    """RL from `init` (model dir or Model); returns the RLResult with its (step, FLOPs, accuracy) history."""
+def run_rl_stage(cfg, data: Data, run: pathlib.Path, init, score_fn, name: str = "rl", experts=None,
+                 flops_budget: Optional[float] = None):
+    """RL from `init` (model dir or Model); returns the RLResult with its (step, FLOPs, accuracy) history.
+
+    flops_budget: stop at the first evaluation whose cumulative RL FLOPs reach it (rl.total_steps stays the
+    cap), so paradigms can be compared at matched compute."""
     from jaxpt.rl.rl_loop import run_rl
 
     rl_cfg = cfg.rl.to_dict()
     rl_cfg["workdir"] = str(run / name)
-    return run_rl(rl_cfg, init=init, prompts=data.rl_prompts, experts=experts, eval_fn=score_fn)
+    on_eval = None
+    if flops_budget:
+        on_eval = lambda step, m: m["rl_flops"] >= flops_budget  # noqa: E731
+    return run_rl(rl_cfg, init=init, prompts=data.rl_prompts, experts=experts, eval_fn=score_fn,
+                  on_eval=on_eval)
 
 
 # ------------------------------------------------------------------------------------------------- curves
