@@ -34,3 +34,11 @@ def test_noise_and_ceiling_helpers():
     assert F.ceiling_of({"method": "sigmoid", "identified": False, "A_post": 99.0}, 0.55) == 0.55
     rows = [{"scene": "a", "ceiling": 0.3}, {"scene": "a", "ceiling": 0.4}, {"scene": "b", "ceiling": None}]
     assert scene_ceilings(rows) == {"a": 0.4}
+
+
+def test_switch_finding_needs_branches_in_two_regimes():
+    one = [{"scene": "uniform", "sft_step": 600, "regime": "stable", "ceiling": 0.45}]
+    res = F.switch_finding(one, noise=0.05)
+    assert res["holds"] is None and "only stable" in res["detail"]
+    two = one + [{"scene": "uniform", "sft_step": 1400, "regime": "severe", "ceiling": 0.58}]
+    assert F.switch_finding(two, noise=0.05)["holds"] is False

@@ -35,6 +35,9 @@ def switch_finding(branches: List[dict], noise: float) -> dict:
             by_scene.setdefault(b["scene"], []).append(b)
     verdicts, parts = [], []
     for scene, bs in sorted(by_scene.items()):
+        if len({b["regime"] for b in bs}) < 2:  # one regime only: nothing to choose between
+            parts.append(f"{scene}: only {bs[0]['regime']} branches")
+            continue
         best = max(bs, key=lambda b: b["ceiling"])
         # Ties within noise count for the stable/mild branch when one of them is among the best.
         near = [b for b in bs if b["ceiling"] >= best["ceiling"] - noise]
