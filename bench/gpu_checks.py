@@ -10,7 +10,7 @@ decode:  `Model.generate` at batch 64 (bf16 weights and KV cache, temperature 1,
          device-to-device copy (read + write bytes) and by the chip's data-sheet figure (--hbm_tb_s).
 rl:      one DAPO step (8 prompts x 8 rollouts x 512 new tokens; float32 master weights, bf16 compute;
          the update in micro-batches of 16 rows with the LM head over 128-position chunks: the whole
-         64-row batch's float32 logits, 64 x 640 x 151936, would not fit in 80 GB with their gradients) through
+         64-row batch's float32 logits, 64 x 512 x 151936, would not fit in 80 GB with their gradients) through
          `run_rl`, and the split between rollout, scoring (the verifier) and the update, read from the run's
          metrics.jsonl. With random weights no answer is correct, so dynamic sampling (which would discard
          every group) is off; everything else is the DAPO recipe (clip-higher, token-mean, overlong shaping).

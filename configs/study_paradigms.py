@@ -1,4 +1,4 @@
-"""The paradigm comparison at matched compute (about 35 minutes on 2 CPU cores):
+"""The paradigm comparison at matched compute (38 minutes measured on 2 CPU cores):
 
     python -m launch.study --config=configs/study_paradigms.py
 

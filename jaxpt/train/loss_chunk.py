@@ -1,7 +1,7 @@
 """How many positions the LM head and the loss handle at once.
 
-With a 152K vocabulary, float32 logits for a whole micro-batch do not fit: 64 rows x 640 positions x 151936
-entries are 25 GB, and the update keeps their gradient too (an H100 ran out of memory on exactly that). A
+With a 152K vocabulary, float32 logits for a whole micro-batch do not fit: 64 rows x 512 response positions x
+151936 entries are 20 GB, and the update keeps their gradient too (an H100 ran out of memory on exactly that). A
 `loss_chunk` of -1 (AUTO, the default) therefore picks the largest chunk that divides the length and keeps one
 chunk's logits, per device, under `LOGITS_BUDGET_BYTES`; 0 = no chunking when everything fits. A positive
 value is used as given. The logits are not the only large buffer: the activations of a big micro-batch need
