@@ -89,6 +89,7 @@ def check_forward(model, cfg):
 
 
 def check_decode(model, cfg, bandwidth):
+    import jax
     import numpy as np
 
     b, p, new = FLAGS.batch, FLAGS.prompt_len, FLAGS.new_tokens
@@ -99,7 +100,7 @@ def check_decode(model, cfg, bandwidth):
         assert int(out.lengths.min()) == new
 
     s = _timed(run)
-    weight_bytes = sum(x.size * x.dtype.itemsize for x in __import__("jax").tree.leaves(model.params))
+    weight_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(model.params))
     kv_per_token = 2 * cfg.num_layers * cfg.num_kv_heads * cfg.head_dim * 2  # k and v, bf16
     mean_ctx = p + new / 2
     step_bytes = weight_bytes + b * mean_ctx * kv_per_token
@@ -117,8 +118,6 @@ def check_decode(model, cfg, bandwidth):
 
 
 def check_rl(cfg):
-    import jax
-
     import jaxpt
     from jaxpt.data import toy_task
     from jaxpt.rl import run_rl
@@ -149,7 +148,6 @@ def check_rl(cfg):
     for k in ("perf/step_s", "perf/gen_s", "perf/score_s", "perf/score_wait_s", "perf/update_s",
               "perf/gen_tokens_per_s", "rollout/response_len_mean", "rollout/truncation_rate"):
         out["rl_" + k.split("/")[1]] = mean(k)
-    del jax
     return out
 
 
