@@ -78,9 +78,13 @@ def prefill(params, cfg: ModelConfig, prompt_tokens, prompt_mask, rng, layout: C
                                      sharder)
     rep = lambda x: jnp.repeat(x, n, axis=0) if n > 1 else x  # noqa: E731
 
-    # Prompt caches [B, P, n_kv, d] -> sampler layout: per layer, chunk 0 = the prompt [B, n_kv, P, d] (the
-    # prompt is prefilled once, then repeated for its n samples), then empty chunks for the generated tokens.
-    def chunks(x):
+    # Prompt caches [B, P, n_kv, d] -> sampler layout: per layer, chunk 0 = the prompt (K as [B, n_kv, d, P],
+    # V as [B, n_kv, P, d]; prefilled once, then repeated for its n samples), then empty chunks for the
+    # generated tokens. See decode_step for why K is stored transposed.
+    def chunks(x, transposed):
+        if transposed:
+            empty = jnp.zeros((r, cfg.num_kv_heads, cfg.head_dim, size), x.dtype)
+            return (rep(x.transpose(0, 2, 3, 1)),) + (empty,) * n_chunks
         empty = jnp.zeros((r, cfg.num_kv_heads, size, cfg.head_dim), x.dtype)
         return (rep(x.transpose(0, 2, 1, 3)),) + (empty,) * n_chunks
 
@@ -92,7 +96,7 @@ def prefill(params, cfg: ModelConfig, prompt_tokens, prompt_mask, rng, layout: C
         tokens=jnp.zeros((r, layout.max_new_tokens), jnp.int32),
         logprobs=jnp.zeros((r, layout.max_new_tokens), jnp.float32),
         sampling_logprobs=jnp.zeros((r, layout.max_new_tokens), jnp.float32),
-        k=[chunks(x) for x in ks], v=[chunks(x) for x in vs],
+        k=[chunks(x, True) for x in ks], v=[chunks(x, False) for x in vs],
         mask=rep(jnp.pad(mask, ((0, 0), (0, size * n_chunks)))),
         positions=rep(mask.sum(axis=1).astype(jnp.int32)), last=jnp.zeros((r,), jnp.int32), done=~valid,
         lengths=jnp.zeros((r,), jnp.int32), step=jnp.zeros((), jnp.int32), rng=rng,
@@ -122,7 +126,7 @@ def decode(params, cfg: ModelConfig, state: SampleState, eos, pad, settings: Sam
     """
     layout = settings.layout()
     new, size = layout.max_new_tokens, layout.chunk_size
-    first_slot = state.k[0][0].shape[2]  # the prompt bucket length: generated token t is fed at slot P + t
+    first_slot = state.v[0][0].shape[2]  # the prompt bucket length: generated token t is fed at slot P + t
     params, layers = _compute_dtype_weights(params, _layer_list(params), jnp.dtype(cfg.dtype))
     state = _constrain_state(state.replace(tokens=jnp.full_like(state.tokens, pad)), sharder)  # pad if stopped
     first_logits = decoder.lm_head(params, cfg, state.hidden[:, None])[:, 0]

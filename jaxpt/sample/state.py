@@ -13,8 +13,9 @@ class SampleState:
     tokens [R, N] int32            sampled tokens (pad after EOS)
     logprobs [R, N] float32        log_softmax(logits)[token]: the model at temperature 1, unfiltered (0 on pad)
     sampling_logprobs [R, N] f32   log prob under the processed (temperature/top-k/top-p) distribution
-    k, v: per layer, a tuple of cache chunks [R, n_kv, C_i, d]: chunk 0 the prompt (C_0 = P), then the
-                                   generated tokens' chunks (separate buffers: updated in place, never re-stacked)
+    k, v: per layer, a tuple of cache chunks, K transposed [R, n_kv, d, C_i], V [R, n_kv, C_i, d]: chunk 0
+                                   the prompt (C_0 = P), then the generated tokens' chunks (separate buffers:
+                                   updated in place, never re-stacked)
     mask [R, S] bool               slots holding real tokens
     positions [R] int32            RoPE position of the next token fed
     last [R] int32                 the last sampled token (the next step's input)
