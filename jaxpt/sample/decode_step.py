@@ -76,7 +76,8 @@ def decode_step(layers, params, cfg: ModelConfig, ks, vs, mask, tokens, position
     """Feeds tokens [B] at positions [B] into slot `offset` (int32 scalar) of cache chunk `chunk` (static).
 
     `layers`: per-layer parameter list (already unstacked); ks, vs: per layer, a tuple of chunks
-    (K [B, n_kv, d, C_i], V [B, n_kv, C_i, d]); mask [B, S] marks real slots over all chunks (the caller has marked the new slot).
+    (K [B, n_kv, d, C_i], V [B, n_kv, C_i, d]); mask [B, S] marks real slots over all chunks (the caller
+    has marked the new slot).
     Attends chunks 0..chunk only. Returns (logits [B, V] float32, new ks, new vs).
     """
     dt = jnp.dtype(cfg.dtype)

@@ -34,9 +34,11 @@ _CDF_BLOCK = 128
 
 def first_argmax(x):
     """argmax over the last axis (the first index on ties) as a min over an iota: about 3x cheaper than
-    jnp.argmax on CPU, whose (value, index) pair reduction XLA does not vectorise."""
+    jnp.argmax on CPU, whose (value, index) pair reduction XLA does not vectorise. A row with NaNs (no
+    entry equals its max) gives the last index rather than an out-of-range one."""
     iota = jax.lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1)
-    return jnp.min(jnp.where(x == x.max(axis=-1, keepdims=True), iota, x.shape[-1]), axis=-1)
+    first = jnp.min(jnp.where(x == x.max(axis=-1, keepdims=True), iota, x.shape[-1]), axis=-1)
+    return jnp.minimum(first, x.shape[-1] - 1)
 
 
 def sample_inverse_cdf(processed, key):
@@ -59,7 +61,8 @@ def sample_inverse_cdf(processed, key):
     total = block_cdf[:, -1]
     u = jax.random.uniform(key, (b,), jnp.float32) * total
     j = jnp.minimum(jnp.sum(block_cdf <= u[:, None], axis=-1, dtype=jnp.int32), nb - 1)
-    before = jnp.where(j > 0, jnp.take_along_axis(block_cdf, jnp.maximum(j - 1, 0)[:, None], axis=-1)[:, 0], 0.0)
+    prev = jnp.take_along_axis(block_cdf, jnp.maximum(j - 1, 0)[:, None], axis=-1)[:, 0]
+    before = jnp.where(j > 0, prev, 0.0)  # mass of the blocks before block j
     local = jnp.take_along_axis(blocks, j[:, None, None], axis=1)[:, 0]  # [B, block]
     local_cdf = before[:, None] + jnp.cumsum(local, axis=-1)
     i = jnp.minimum(jnp.sum(local_cdf <= u[:, None], axis=-1, dtype=jnp.int32), _CDF_BLOCK - 1)
