@@ -81,12 +81,11 @@ def prefill(params, cfg: ModelConfig, prompt_tokens, prompt_mask, rng, layout: C
     # Prompt caches [B, P, n_kv, d] -> sampler layout: per layer, chunk 0 = the prompt (K as [B, n_kv, d, P],
     # V as [B, n_kv, P, d]; prefilled once, then repeated for its n samples), then empty chunks for the
     # generated tokens. See decode_step for why K is stored transposed.
-    def chunks(x, transposed):
-        if transposed:
-            empty = jnp.zeros((r, cfg.num_kv_heads, cfg.head_dim, size), x.dtype)
-            return (rep(x.transpose(0, 2, 3, 1)),) + (empty,) * n_chunks
-        empty = jnp.zeros((r, cfg.num_kv_heads, size, cfg.head_dim), x.dtype)
-        return (rep(x.transpose(0, 2, 1, 3)),) + (empty,) * n_chunks
+    def chunks(x, perm, slot_axis):
+        prompt = rep(x.transpose(perm))
+        shape = list(prompt.shape)
+        shape[slot_axis] = size
+        return (prompt,) + (jnp.zeros(shape, x.dtype),) * n_chunks
 
     ks, vs = cache["k"], cache["v"]
     if cfg.scan_layers:
@@ -96,7 +95,7 @@ def prefill(params, cfg: ModelConfig, prompt_tokens, prompt_mask, rng, layout: C
         tokens=jnp.zeros((r, layout.max_new_tokens), jnp.int32),
         logprobs=jnp.zeros((r, layout.max_new_tokens), jnp.float32),
         sampling_logprobs=jnp.zeros((r, layout.max_new_tokens), jnp.float32),
-        k=[chunks(x, True) for x in ks], v=[chunks(x, False) for x in vs],
+        k=[chunks(x, (0, 2, 3, 1), 3) for x in ks], v=[chunks(x, (0, 2, 1, 3), 2) for x in vs],
         mask=rep(jnp.pad(mask, ((0, 0), (0, size * n_chunks)))),
         positions=rep(mask.sum(axis=1).astype(jnp.int32)), last=jnp.zeros((r,), jnp.int32), done=~valid,
         lengths=jnp.zeros((r,), jnp.int32), step=jnp.zeros((), jnp.int32), rng=rng,
