@@ -69,8 +69,8 @@ def main(argv):
     findings = [F.paradigm_finding(final, noise), F.switch_finding(branch_rows, noise),
                 F.scale_finding(ceilings, cfg.large_variant, [v for v in cfg.variants if v != cfg.large_variant]),
                 F.correlation_finding(min_losses, ceilings)]
-    out = {"final_by_paradigm": final, "flops_by_paradigm": compute, "branches": branch_rows, "ceilings": ceilings, "min_val_loss": min_losses,
-           "findings": findings, "wall_s": time.time() - t0}
+    out = {"final_by_paradigm": final, "flops_by_paradigm": compute, "branches": branch_rows, "ceilings": ceilings,
+           "min_val_loss": min_losses, "findings": findings, "wall_s": time.time() - t0}
     (run / "study.json").write_text(json.dumps(out, indent=2, default=float))
     md = ["# jaxpt toy-scale study", "", F.findings_markdown(findings), "",
           "## Final held-out accuracy by paradigm", "",
