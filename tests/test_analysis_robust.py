@@ -37,7 +37,7 @@ def test_lts_hand_made_line():
     y = 2 * x + 1
     y[3] += 20.0
     y[7] -= 15.0
-    model, keep = lts_fit(x, y, _line_fit, alpha=0.8, n_params=2, n_starts=6, seed=0)
+    model, keep = lts_fit(x, y, _line_fit, alpha=0.8, n_params=2, n_random_starts=5, seed=0)
     assert keep.sum() == 8 and not keep[3] and not keep[7]
     np.testing.assert_allclose(model(np.array([0.0, 10.0])), [1.0, 21.0], atol=1e-9)
 

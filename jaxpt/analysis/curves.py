@@ -16,8 +16,6 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from jaxpt.analysis.flops import QWEN25_7B, sft_step_flops, to_eflops
-
 BASE_COLUMNS = ("file", "phase", "branch_sft_step", "x_eflops", "overall")
 OPTIONAL_COLUMNS = ("val_loss", "sft_step")  # sft_step: our pipeline's SFT rows carry their step
 PHASES = ("sft", "rl_relative")
@@ -183,11 +181,6 @@ def sft_eflops(scene: str, step: int, eflops_per_step: Optional[Dict[str, float]
     return step * table[scene]
 
 
-def qwen7b_sft_eflops_per_step(batch: int, seq_len: float) -> float:
-    """EFLOPs of one Qwen2.5-7B SFT step, for scenes outside the authors' table."""
-    return to_eflops(sft_step_flops(QWEN25_7B, batch, seq_len))
-
-
 def sft_point(curve: SftCurve, x: float, tol: float = NEAREST_TOL) -> int:
     """Index of the SFT evaluation nearest to x EFLOPs; it must lie within tol."""
     i = int(np.argmin(np.abs(curve.x - x)))
@@ -224,9 +217,10 @@ def build_branch(table: CurveTable, scene: str, sft_step: int, sft_scene: Option
         i = sft_point(curve, sft_eflops(sft_scene, sft_step, eflops_per_step))
     p_sft = float(curve.overall[i])
     br = table.rl[(scene, sft_step)]
-    # The CSV may already carry an x = 0 RL evaluation; the branch point itself is (0, 0) by definition.
-    keep = br.x > 0
-    x = np.concatenate([[0.0], br.x[keep]])
-    y = np.concatenate([[0.0], br.overall[keep] - p_sft])
+    # Section 2: (0, 0) followed by all the branch's RL points, sorted by x. An RL evaluation at x = 0
+    # (if a file has one) stays a point of its own after (0, 0), as the text says; the index splits of
+    # the authors' settings count it. (The authors' file has none, so their branches are unaffected.)
+    x = np.concatenate([[0.0], br.x])
+    y = np.concatenate([[0.0], br.overall - p_sft])
     order = np.argsort(x, kind="stable")
     return BranchData(scene, sft_scene, sft_step, float(curve.x[i]), p_sft, x[order], np.round(y[order], 6), i)

@@ -1,8 +1,7 @@
 """Robust regression helpers: iterated modified Z-score outlier removal and Least Trimmed Squares.
 
 Both take a generic `fit_fn(x, y) -> model` where `model(x)` predicts y, so they serve the sigmoid
-and, in tests, a straight line. Everything is deterministic: LTS draws its random starts from a
-seeded generator.
+and, in tests, a straight line. Everything is deterministic (optional random LTS starts use a seed).
 """
 from typing import Callable, Tuple
 
@@ -29,6 +28,11 @@ def zscore_filter(x, y, fit_fn: FitFn, tau: float = 2.5, n_params: int = 3,
 
     Stops early when MAD = 0 or when dropping would leave fewer than n_params + 2 points (then the
     last fit is kept with nothing dropped in that round). Returns (model, keep mask over the input).
+
+    Ambiguity in section 2 step 1: the scores could be taken over the whole training split (letting a
+    dropped point return) or over the active points. We score the active points, the ones the fit
+    used: "repeat until nothing is dropped" then terminates by construction. On the two known branches
+    nothing is ever dropped at tau = 2.5, so both readings give the same fit there.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -50,61 +54,67 @@ def zscore_filter(x, y, fit_fn: FitFn, tau: float = 2.5, n_params: int = 3,
 def _trimmed_cost(model, x, y, h):
     r2 = (y - model(x)) ** 2
     order = np.argsort(r2, kind="stable")
-    return float(r2[order[:h]].sum()), order[:h]
+    return float(r2[order[:h]].sum()), np.sort(order[:h])
 
 
-def lts_fit(x, y, fit_fn: FitFn, alpha: float = 0.75, n_params: int = 3, n_starts: int = 8,
-            seed: int = 0, max_csteps: int = 50, refit_fn=None, n_refine: int = 3):
+def lts_size(n: int, alpha: float, n_params: int) -> int:
+    """h = floor(alpha N), raised to n_params + 1 so a tiny set still over-determines the fit."""
+    return min(max(int(np.floor(alpha * n)), n_params + 1), n)
+
+
+def csteps(x, y, fit_fn: FitFn, model, h: int, max_steps: int = 50):
+    """C-steps from a trial curve: keep the h points it fits best, refit on them, until the kept set repeats.
+
+    Returns (model, kept indices, trimmed cost). Each step cannot raise the trimmed cost (Rousseeuw &
+    Van Driessen's concentration property), so the loop ends at a fixed point; max_steps only guards
+    against a solver that is not an exact minimiser cycling between two sets.
+    """
+    _, kept = _trimmed_cost(model, x, y, h)
+    for _ in range(max_steps):
+        model = fit_fn(x[kept], y[kept])
+        _, new_kept = _trimmed_cost(model, x, y, h)
+        if np.array_equal(new_kept, kept):
+            break
+        kept = new_kept
+    return model, kept, _trimmed_cost(model, x, y, h)[0]
+
+
+def lts_fit(x, y, fit_fn: FitFn, alpha: float = 0.75, n_params: int = 3, start_models=(),
+            n_random_starts: int = 0, seed: int = 0, max_csteps: int = 50):
     """Least Trimmed Squares by C-steps from several starts (FAST-LTS style).
 
-    Minimises the sum of the h = floor(alpha N) smallest squared residuals. Start 0 is the fit on all
-    points; the others fit random (n_params + 1)-subsets drawn from a generator seeded with `seed`.
-    As in FAST-LTS, every start gets two C-steps (keep the h best-fitting points, refit), then the
-    n_refine cheapest candidates run C-steps until the kept set repeats; the lowest trimmed cost wins.
+    Minimises the sum of the h = floor(alpha N) smallest squared residuals. The starts are trial
+    curves: the ordinary fit on all N points, then `start_models` (the caller's, e.g. the solver's own
+    starting curves), then, when n_random_starts > 0, fits on random (n_params + 1)-subsets drawn with
+    `seed` (FAST-LTS's elemental starts). C-steps run from every start until the kept set repeats; the
+    lowest trimmed cost wins, ties going to the earlier start, so the result is deterministic.
     Returns (model, keep mask of the h kept points).
-
-    refit_fn(x, y, model), when given, does the C-step refits warm-started from the current model
-    (a cheaper solve for nonlinear fits); fit_fn still fits the starts.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n = len(x)
-    h = max(int(np.floor(alpha * n)), n_params + 1)
+    h = lts_size(n, alpha, n_params)
+    full = fit_fn(x, y)
     if h >= n:
-        return fit_fn(x, y), np.ones(n, dtype=bool)
+        return full, np.ones(n, dtype=bool)
+    trials = [full] + list(start_models)
     rng = np.random.default_rng(seed)
-    subsets = [np.arange(n)]
-    k = min(n_params + 1, n)
-    for _ in range(max(n_starts - 1, 0)):
-        subsets.append(np.sort(rng.choice(n, size=k, replace=False)))
-
-    def csteps(model, kept, steps):
-        for _ in range(steps):
-            _, new_kept = _trimmed_cost(model, x, y, h)
-            new_kept = np.sort(new_kept)
-            if kept is not None and np.array_equal(new_kept, kept):
-                return model, kept, True  # the kept set repeats: a C-step fixed point
-            kept = new_kept
-            model = fit_fn(x[kept], y[kept]) if refit_fn is None else refit_fn(x[kept], y[kept], model)
-        return model, kept, False
-
-    candidates = []
-    for i, sub in enumerate(subsets):
+    for _ in range(max(n_random_starts, 0)):
+        sub = np.sort(rng.choice(n, size=min(n_params + 1, n), replace=False))
         try:
-            model, kept, done = csteps(fit_fn(x[sub], y[sub]), None, 2)
+            trials.append(fit_fn(x[sub], y[sub]))
         except (ValueError, RuntimeError, np.linalg.LinAlgError):
             continue
-        candidates.append((_trimmed_cost(model, x, y, h)[0], i, model, kept, done))
-    if not candidates:
-        raise RuntimeError("LTS: every start failed to fit")
-    candidates.sort(key=lambda c: (c[0], c[1]))  # ties broken by start order: deterministic
     best = None
-    for _, i, model, kept, done in candidates[:max(n_refine, 1)]:
-        if not done:
-            model, kept, _ = csteps(model, kept, max_csteps)
-        cost = _trimmed_cost(model, x, y, h)[0]
+    for trial in trials:
+        try:
+            model, kept, cost = csteps(x, y, fit_fn, trial, h, max_csteps)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError):
+            continue
         if best is None or cost < best[0] - 1e-12:
             best = (cost, model, kept)
+    if best is None:
+        raise RuntimeError("LTS: every start failed to fit")
     mask = np.zeros(n, dtype=bool)
     mask[best[2]] = True
     return best[1], mask

@@ -3,9 +3,13 @@
 x is RL compute (EFLOPs) from the branch point, y the score gain over the SFT checkpoint. U is the
 asymptote (RL plasticity PL_rl), C_mid the compute for half the gain, B the steepness, c0 the value
 at x = 0 (fixed at 0 unless `free_c0`; the paper's epsilon).
+
+The solver follows docs/algorithms.md section 2, step 3: bounded nonlinear least squares from one start
+(B = 1, C_mid = median of the positive x fitted, U = max y fitted, c0 = min y when free). Extra starts
+are an opt-in (`multi_start`) for our own additions, such as the constrained fit and its profile.
 """
 import dataclasses
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -17,6 +21,7 @@ C0_BOUNDS = (-100.0, 100.0)
 B_BOUNDS = (1e-4, 10.0)
 C_MID_MIN = 1e-8
 X_MIN = 1e-8
+START_B = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,10 +39,24 @@ class SigmoidParams:
 
 
 def sigmoid(x, U, C_mid, B, c0=0.0) -> np.ndarray:
-    """Evaluates the curve; written as a logistic in log x so x -> 0 and huge C_mid do not overflow."""
+    """Evaluates the curve; written as a logistic in log x so x -> 0 and huge C_mid do not overflow.
+
+    Equal to c0 + (U - c0) / (1 + (C_mid / x)^B) with x clamped at X_MIN, as appendix F has it.
+    """
     x = np.maximum(np.asarray(x, dtype=float), X_MIN)
     z = B * (np.log(x) - np.log(max(C_mid, C_MID_MIN)))
     return c0 + (U - c0) * expit(z)
+
+
+def appendix_f_start(x, y, free_c0: bool = False, c_mid_quantile: float = 50.0) -> SigmoidParams:
+    """The solver start of appendix F: B = 1, C_mid = median of the positive x, U = max y, c0 = min y
+    when free (else 0). The x and y are those being fitted. c_mid_quantile moves C_mid to another
+    percentile of the positive x (LTS uses the quartiles as extra trial curves)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    xpos = x[x > 0]
+    c = float(np.percentile(xpos, c_mid_quantile)) if len(xpos) else 1.0
+    return SigmoidParams(U=float(y.max()), C_mid=c, B=START_B, c0=float(y.min()) if free_c0 else 0.0)
 
 
 def _clip_inside(v, lo, hi):
@@ -48,14 +67,14 @@ def _clip_inside(v, lo, hi):
 
 
 def fit_sigmoid(x, y, *, free_c0: bool = False, fixed_U: Optional[float] = None,
-                c_mid_max: Optional[float] = None, init: Optional[SigmoidParams] = None,
-                multi_start: bool = True) -> SigmoidParams:
+                c_mid_max: Optional[float] = None, u_max: Optional[float] = None,
+                init: Optional[SigmoidParams] = None, multi_start: bool = False) -> SigmoidParams:
     """Bounded nonlinear least squares for the sigmoid on points (x, y).
 
-    fixed_U pins the asymptote (for profiles); c_mid_max caps C_mid (the constrained alternative).
-    The default start is appendix F's (B = 1, C_mid = median positive x, U = max y, c0 = min y);
-    with multi_start, starts at the smallest and largest positive x are tried too and the lowest
-    sum of squares wins, so a fit does not hinge on one start landing in the right basin.
+    Default: one solve from appendix F's start. fixed_U pins the asymptote (profiles); c_mid_max caps
+    C_mid and u_max caps U (the constrained alternative, which must stay a possible score). init adds a
+    start (tried first); multi_start adds starts with C_mid at the smallest and largest positive x.
+    With several starts the lowest sum of squares wins (ties: the earlier start).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -64,31 +83,26 @@ def fit_sigmoid(x, y, *, free_c0: bool = False, fixed_U: Optional[float] = None,
     n_free = 2 + (fixed_U is None) + bool(free_c0)
     if len(x) < n_free:
         raise ValueError(f"need at least {n_free} points to fit, got {len(x)}")
+    base = appendix_f_start(x, y, free_c0)
+    starts: List[SigmoidParams] = [] if init is None else [init]
+    starts.append(base)
     xpos = x[x > 0]
-    c_hi = np.inf if c_mid_max is None else float(c_mid_max)
-    c_candidates = [np.median(xpos) if len(xpos) else 1.0]
     if multi_start and len(xpos):
-        c_candidates += [xpos.min(), xpos.max()]
-    starts = []
-    if init is not None:
-        starts.append((init.U, init.C_mid, init.B, init.c0))
-    for c in c_candidates:
-        starts.append((y.max(), c, 1.0, y.min()))
+        starts += [dataclasses.replace(base, C_mid=float(c)) for c in (xpos.min(), xpos.max())]
 
+    u_hi = U_BOUNDS[1] if u_max is None else min(float(u_max), U_BOUNDS[1])
+    c_hi = np.inf if c_mid_max is None else float(c_mid_max)
     # Parameter vector layout: [U?] C_mid B [c0?].
     lo = ([U_BOUNDS[0]] if fixed_U is None else []) + [C_MID_MIN, B_BOUNDS[0]] + ([C0_BOUNDS[0]] if free_c0 else [])
-    hi = ([U_BOUNDS[1]] if fixed_U is None else []) + [c_hi, B_BOUNDS[1]] + ([C0_BOUNDS[1]] if free_c0 else [])
+    hi = ([u_hi] if fixed_U is None else []) + [c_hi, B_BOUNDS[1]] + ([C0_BOUNDS[1]] if free_c0 else [])
 
-    def unpack(v):
+    def unpack(v) -> Tuple[float, float, float, float]:
         i = 0
         if fixed_U is None:
-            U = v[0]
-            i = 1
+            U, i = v[0], 1
         else:
             U = fixed_U
-        C, B = v[i], v[i + 1]
-        c0 = v[i + 2] if free_c0 else 0.0
-        return U, C, B, c0
+        return U, v[i], v[i + 1], (v[i + 2] if free_c0 else 0.0)
 
     def resid(v):
         return sigmoid(x, *unpack(v)) - y
@@ -96,7 +110,7 @@ def fit_sigmoid(x, y, *, free_c0: bool = False, fixed_U: Optional[float] = None,
     log_x = np.log(np.maximum(x, X_MIN))
 
     def jac(v):
-        # Analytic derivatives (about 3x faster than finite differences, and exact near the bounds).
+        # Analytic derivatives: about 3x faster than finite differences, and exact near the bounds.
         U, C, B, c0 = unpack(v)
         d = log_x - np.log(max(C, C_MID_MIN))
         s = expit(B * d)
@@ -107,8 +121,8 @@ def fit_sigmoid(x, y, *, free_c0: bool = False, fixed_U: Optional[float] = None,
         return np.stack(cols, axis=1)
 
     best, best_cost = None, np.inf
-    for U0, C0, B0, c00 in starts:
-        v0 = ([U0] if fixed_U is None else []) + [C0, B0] + ([c00] if free_c0 else [])
+    for st in starts:
+        v0 = ([st.U] if fixed_U is None else []) + [st.C_mid, st.B] + ([st.c0] if free_c0 else [])
         v0 = [_clip_inside(v, a, b) for v, a, b in zip(v0, lo, hi)]
         try:
             sol = least_squares(resid, v0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac")
