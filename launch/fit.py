@@ -17,7 +17,9 @@ flags.DEFINE_enum("search", "auto", ["auto", "on", "off"],
                   "settings search for branches without given settings (auto: on when --settings is absent)")
 flags.DEFINE_enum("interval", "profile", ["profile", "bootstrap"], "how the 95% interval of U is computed")
 flags.DEFINE_integer("n_boot", 200, "bootstrap resamples (with --interval=bootstrap)")
-flags.DEFINE_integer("seed", 0, "seed of LTS starts and bootstrap draws")
+flags.DEFINE_integer("seed", 0, "seed of random LTS starts and bootstrap draws")
+flags.DEFINE_integer("lts_random_starts", 0, "FAST-LTS random elemental starts added to LTS's deterministic "
+                     "trial curves (0: section 2 as docs/algorithms.md reads; see jaxpt.analysis.fitting)")
 flags.DEFINE_list("bench_counts", None, "problem counts per benchmark column, e.g. gsm8k=1319,math500=500")
 flags.DEFINE_list("eflops_per_step", None, "SFT EFLOPs per step for scenes beyond the authors' five, e.g. mine=0.1")
 flags.DEFINE_list("branches", None, "restrict to these branches, e.g. general:14080,easy102K:360")
@@ -53,13 +55,16 @@ def main(argv):
     counts = _kv(FLAGS.bench_counts)
     results = fit_curves(FLAGS.curves, FLAGS.settings, search=search, interval=FLAGS.interval,
                          n_boot=FLAGS.n_boot, seed=FLAGS.seed, bench_counts=counts,
-                         eflops_per_step=_kv(FLAGS.eflops_per_step), branches=branches, progress=True)
+                         eflops_per_step=_kv(FLAGS.eflops_per_step), branches=branches, progress=True,
+                         lts_random_starts=FLAGS.lts_random_starts)
     selection = trajectory_selection(results, min_val_losses(FLAGS.curves, counts))
+    t_fit = time.time() - t0
     paths = write_report(results, FLAGS.out, selection=selection, plots=FLAGS.plots)
     n_id = sum(r["identified"] for r in results)
-    n_peak = sum(r["method"] == "peak" for r in results)
-    print(f"{len(results)} branches fitted ({n_id} identified, {len(results) - n_id} not identified, "
-          f"{n_peak} peak fallback) in {time.time() - t0:.1f}s -> {paths['json']}, {paths['md']}")
+    kinds = {k: sum(r["headline"] == k for r in results) for k in ("sigmoid", "constrained", "peak")}
+    print(f"{len(results)} branches fitted in {t_fit:.1f}s, report in {time.time() - t0 - t_fit:.1f}s "
+          f"({n_id} identified; headlines: {kinds['sigmoid']} sigmoid, {kinds['constrained']} constrained, "
+          f"{kinds['peak']} peak) -> {paths['json']}, {paths['md']}")
 
 
 if __name__ == "__main__":

@@ -48,10 +48,13 @@ def test_cli_end_to_end(shared_dir, tmp_path):
     assert {(r["scene"], r["sft_step"]) for r in res} == {("general", 14080), ("easy102K", 360)}
     required = {"scene", "sft_step", "P_sft", "PL_rl", "A_post", "C_mid", "B", "c0", "identified",
                 "PL_rl_interval", "A_post_interval", "val_rmse", "train_r2", "n_outliers", "n_trimmed",
-                "observed_max", "constrained", "regime"}
+                "observed_max", "headline", "headline_label", "U_unconstrained", "A_post_unconstrained",
+                "regime"}
     for r in res:
         assert required <= set(r)
         assert r["interval_method"] == "bootstrap"
+        lo, hi = r["A_post_interval"]
+        assert lo <= r["A_post"] <= hi <= 100.0
         assert r["regime"] in ("adaptive", "stable", "mild", "severe")
         assert (out / f"{r['scene']}_ckpt{r['sft_step']}.png").stat().st_size > 1000
     general = next(r for r in res if r["scene"] == "general")
@@ -59,6 +62,9 @@ def test_cli_end_to_end(shared_dir, tmp_path):
     assert general["regime"] == "severe"  # x = 1365.8 EFLOPs sits far past the loss minimum at 700
     md = (out / "ceilings.md").read_text()
     assert "| scene |" in md and "general" in md and "Trajectory selection" in md
+    # The scene paragraph names the regime of the branch point (the synthetic loss is known here).
+    assert "**general.** step 14080, severe: P_sft 76.20, PL_rl 7.75, A_post 83.95." in md
+    assert "Highest identified A_post: step 14080 (83.95)." in md
     sel = json.loads((out / "selection.json").read_text())
     assert [n for n, _ in sel["ranking"]][0] in ("general", "easy102K")
 

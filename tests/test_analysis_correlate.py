@@ -27,11 +27,13 @@ def test_correlate_pairs_by_name():
     assert math.isnan(correlate([1.0, 2.0], [3.0, 1.0])["pearson_r"])  # undefined with 2 points
 
 
-def test_trajectory_selection_skips_pure_rl_and_unidentified_asymptotes():
-    def row(scene, step, a, ident=True, con=None):
+def test_trajectory_selection_skips_pure_rl_and_uses_headlines():
+    def row(scene, step, a, ident=True, unconstrained=None):
         return {"scene": scene, "sft_step": step, "A_post": a, "identified": ident, "method": "sigmoid",
-                "constrained": None if con is None else {"A_post": con}}
-    results = [row("g", 0, 90.0), row("g", 100, 84.0), row("e", 100, 170.0, ident=False, con=79.0),
+                "headline": "sigmoid" if ident else "constrained",
+                "A_post_unconstrained": a if unconstrained is None else unconstrained}
+    # e's branch is not identified: its headline is the constrained 79.0, never the unconstrained 170.
+    results = [row("g", 0, 90.0), row("g", 100, 84.0), row("e", 100, 79.0, ident=False, unconstrained=170.0),
                row("h", 100, 80.0)]
     sel = trajectory_selection(results, {"g": 0.4, "e": 0.5, "h": 0.45})
     assert sel["best_ceilings"] == {"g": 84.0, "e": 79.0, "h": 80.0}

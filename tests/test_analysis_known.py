@@ -32,6 +32,8 @@ def test_known_branch(known, key):
     assert r["c0"] == 0.0
     lo, hi = r["PL_rl_interval"]
     assert lo < r["PL_rl"] < hi
+    # The headline is the section-2 optimum itself (C_mid lies within the data on both branches).
+    assert r["PL_rl"] == r["U_unconstrained"] and r["A_post"] == r["A_post_unconstrained"]
 
 
 def test_authors_weights_reproduce_overall(shared_dir):
@@ -40,3 +42,20 @@ def test_authors_weights_reproduce_overall(shared_dir):
     worst = max(abs(overall_score({b: float(r[b]) for b in AUTHORS_BENCH_COUNTS}, AUTHORS_BENCH_COUNTS)
                     - float(r["overall"])) for r in rows)
     assert worst <= 0.005 + 1e-9  # only the rounding to 2 decimals differs
+
+
+# Branches whose unconstrained optimum runs far past the data (A_post of 134 to 176 before issue 16).
+RUNAWAY = [("s1K", 124), ("easy102K", 720), ("easy102K", 1080), ("easy102K", 1800), ("hard102K", 1800)]
+
+
+def test_no_impossible_headline_on_the_authors_runaway_branches(shared_dir):
+    retu = shared_dir / "data" / "retu"
+    for r in fit_curves(retu / "curves.csv", retu / "fit_settings.json", branches=RUNAWAY):
+        assert r["A_post"] <= 100.0 and r["PL_rl"] <= 100.0 - r["P_sft"]
+        lo, hi = r["PL_rl_interval"]
+        assert lo <= r["PL_rl"] <= hi
+        assert r["A_post_interval"][0] <= r["A_post"] <= r["A_post_interval"][1] <= 100.0
+        if not r["identified"]:
+            assert r["headline"] == "constrained" and r["C_mid"] <= r["x_fit_max"] + 1e-6
+        # Whatever the headline, a score of the data's order: below the best observed + 5 points.
+        assert r["A_post"] < r["observed_max"] + 5.0

@@ -8,104 +8,75 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from jaxpt.analysis import curves as curves_mod
-from jaxpt.analysis.fitting import RobustFit, robust_fit, search_settings
-from jaxpt.analysis.identify import bootstrap_interval, constrained_fit, identification, profile_interval
+from jaxpt.analysis.fitting import robust_fit, search_settings
+from jaxpt.analysis.headline import check_headline, choose_headline
 from jaxpt.analysis.regimes import label_regimes
-from jaxpt.analysis.robust import rmse
 from jaxpt.analysis.settings import FitSettings, load_fit_settings
-from jaxpt.analysis.sigmoid import U_BOUNDS
-
-# A run "does not follow a sigmoid" (unstable: it collapses, or never fits) when the fit explains
-# little of the training curve, or when the typical later point sits far below the fitted curve.
-MIN_TRAIN_R2 = 0.5
-COLLAPSE_RMSE_FACTOR = 3.0
-COLLAPSE_MIN_DROP = 1.0  # score points; below this a shortfall is evaluation noise, not a collapse
 
 
 def _r(v, nd=4):
     return None if v is None or not np.isfinite(v) else round(float(v), nd)
 
 
-def _unstable(fit: RobustFit, x, y) -> List[str]:
-    why = []
-    if not np.isfinite(fit.train_r2) or fit.train_r2 < MIN_TRAIN_R2:
-        why.append("poor_train_fit")
-    if fit.params.U <= 0:
-        why.append("no_gain")
-    if len(fit.val_idx):
-        resid = y[fit.val_idx] - fit.params(x[fit.val_idx])
-        drop = max(COLLAPSE_RMSE_FACTOR * fit.train_rmse, COLLAPSE_MIN_DROP)
-        if np.median(resid) < -drop:
-            why.append("collapse")
-    return why
+def _roles(n, fit) -> List[str]:
+    roles = np.array(["unused"] * n, dtype=object)
+    roles[fit.val_idx] = "val"
+    roles[fit.kept_idx] = "train"
+    roles[fit.outlier_idx] = "outlier"
+    roles[fit.trimmed_idx] = "trimmed"
+    return [str(r) for r in roles]
 
 
 def analyze_branch(branch: curves_mod.BranchData, settings: Optional[FitSettings] = None,
                    search: bool = False, interval: str = "profile", n_boot: int = 200,
-                   seed: int = 0, regime: Optional[str] = None) -> dict:
-    """Fits one branch and returns its result dict (see report.py for the fields' meaning)."""
+                   seed: int = 0, regime: Optional[str] = None, lts_random_starts: int = 0) -> dict:
+    """Fits one branch and returns its result dict (report.py documents the fields).
+
+    lts_random_starts: FAST-LTS elemental starts added to LTS's trial curves (see fitting.robust_fit).
+    """
     x, y = branch.x, branch.y
     score = None
     if search or settings is None:
         fit, score, _ = search_settings(x, y, seed=seed)
     else:
-        fit = robust_fit(x, y, settings, seed=seed)
-    s = fit.settings
-    p = fit.params
-    xk, yk = x[fit.kept_idx], y[fit.kept_idx]
-    u_max = min(100.0 - branch.P_sft, U_BOUNDS[1])
-    if interval == "bootstrap":
-        iv = bootstrap_interval(xk, yk, p, s.free_c0, u_max, n_boot=n_boot, seed=seed)
-    elif interval == "profile":
-        iv = profile_interval(xk, yk, p, s.free_c0, u_max)
-    else:
-        raise ValueError(f"interval must be 'profile' or 'bootstrap', got {interval!r}")
-    identified, reasons = identification(p, xk, branch.P_sft, iv)
-
-    constrained = None
-    if not identified:
-        c_max = float(xk.max())
-        cp, cr2 = constrained_fit(xk, yk, s.free_c0, c_max)
-        v = fit.val_idx
-        constrained = {
-            "label": f"constrained fit: C_mid <= {c_max:.2f} EFLOPs (max fitted x)",
-            "PL_rl": _r(cp.U), "A_post": _r(branch.P_sft + cp.U), "C_mid": _r(cp.C_mid), "B": _r(cp.B),
-            "c0": _r(cp.c0), "train_r2": _r(cr2),
-            "val_rmse": _r(rmse(y[v], cp(x[v]))) if len(v) else None,
-        }
-
-    unstable = _unstable(fit, x, y)
+        fit = robust_fit(x, y, settings, seed=seed, lts_random_starts=lts_random_starts)
+    s, p = fit.settings, fit.params
+    head = choose_headline(fit, x, y, branch.P_sft, interval=interval, n_boot=n_boot, seed=seed)
+    hp = head.params
+    iv = head.interval
+    pl = _r(head.PL_rl)
+    pl_iv = None if iv is None else [_r(iv.lo), _r(iv.hi)]
+    check_headline(branch.P_sft, head.PL_rl, None if iv is None else [iv.lo, iv.hi])
     i_max = int(np.argmax(y))
-    observed_gain = float(y[i_max])
-    method = "peak" if unstable else "sigmoid"
-    pl = observed_gain if unstable else p.U
-    roles = np.array(["unused"] * len(x), dtype=object)
-    roles[fit.val_idx] = "val"
-    roles[fit.kept_idx] = "train"
-    roles[fit.outlier_idx] = "outlier"
-    roles[fit.trimmed_idx] = "trimmed"
+    xk = x[fit.kept_idx]
     return {
         "scene": branch.scene, "sft_scene": branch.sft_scene, "sft_step": branch.sft_step,
         "sft_eflops": _r(branch.sft_x), "P_sft": _r(branch.P_sft),
-        "method": method, "unstable_reasons": unstable,
-        "PL_rl": _r(pl), "A_post": _r(branch.P_sft + pl),
-        "U": _r(p.U), "C_mid": _r(p.C_mid), "B": _r(p.B), "c0": _r(p.c0),
-        "identified": bool(identified), "identification_reasons": reasons,
-        # The interval belongs to the sigmoid's U; a 'peak' headline is an observed value without one.
-        "U_interval": [_r(iv.lo), _r(iv.hi)],
-        "PL_rl_interval": None if unstable else [_r(iv.lo), _r(iv.hi)],
-        "A_post_interval": None if unstable else [_r(branch.P_sft + iv.lo), _r(branch.P_sft + iv.hi)],
-        "interval_method": iv.method, "interval_open": [bool(iv.lo_open), bool(iv.hi_open)],
-        "constrained": constrained,
-        "observed_max": _r(branch.P_sft + observed_gain), "observed_max_gain": _r(observed_gain),
+        # The headline: what a ceiling table should print for this branch.
+        "headline": head.kind, "headline_label": head.label,
+        "PL_rl": pl, "A_post": _r(branch.P_sft + head.PL_rl),
+        "PL_rl_interval": pl_iv,
+        "A_post_interval": None if iv is None else [_r(branch.P_sft + iv.lo), _r(branch.P_sft + iv.hi)],
+        "interval_method": None if iv is None else iv.method,
+        "interval_open": None if iv is None else [bool(iv.lo_open), bool(iv.hi_open)],
+        "identified": bool(head.identified), "identification_reasons": head.reasons,
+        "method": "peak" if head.kind == "peak" else "sigmoid", "unstable_reasons": head.unstable,
+        # The curve drawn with the headline (for 'peak', the sigmoid the run failed to follow).
+        "U": _r(hp.U), "C_mid": _r(hp.C_mid), "B": _r(hp.B), "c0": _r(hp.c0), "train_r2": _r(head.train_r2),
+        # The unconstrained optimum of section 2, whatever the headline is.
+        "U_unconstrained": _r(p.U), "A_post_unconstrained": _r(branch.P_sft + p.U),
+        "C_mid_unconstrained": _r(p.C_mid), "B_unconstrained": _r(p.B), "c0_unconstrained": _r(p.c0),
+        "train_r2_unconstrained": _r(fit.train_r2), "val_r2_unconstrained": _r(fit.val_r2),
+        "observed_max": _r(branch.P_sft + y[i_max]), "observed_max_gain": _r(y[i_max]),
         "observed_max_x": _r(x[i_max]), "x_max": _r(x.max()), "x_fit_max": _r(xk.max()),
-        "val_rmse": _r(fit.val_rmse), "val_r2": _r(fit.val_r2), "train_r2": _r(fit.train_r2),
+        "val_rmse": _r(fit.val_rmse), "val_r2": _r(fit.val_r2),
         "n_points": int(len(x)), "n_train": int(len(fit.train_idx)), "n_val": int(len(fit.val_idx)),
         "n_outliers": int(len(fit.outlier_idx)), "n_trimmed": int(len(fit.trimmed_idx)),
-        "regime": regime, "settings": s.as_dict(), "settings_source": "search" if score is not None else "given",  # fit_curves refines this
+        "regime": regime, "settings": s.as_dict(),
+        "settings_source": "search" if score is not None else "given",  # fit_curves refines this
         "selection_score": _r(score),
         "points": {"x": [round(float(v), 4) for v in x], "y": [round(float(v), 4) for v in y],
-                   "role": [str(r) for r in roles]},
+                   "role": _roles(len(x), fit)},
     }
 
 
@@ -126,7 +97,7 @@ def fit_curves(curves_csv, settings_json=None, *, search: Optional[bool] = None,
                interval: str = "profile", n_boot: int = 200, seed: int = 0,
                bench_counts: Optional[Dict[str, float]] = None,
                eflops_per_step: Optional[Dict[str, float]] = None, branches=None,
-               progress: bool = False) -> List[dict]:
+               progress: bool = False, lts_random_starts: int = 0) -> List[dict]:
     """Fits every RL branch of a curves CSV and returns one result dict per branch.
 
     settings_json: the authors' fit_settings.json format; branches it lists use their settings, the
@@ -153,7 +124,7 @@ def fit_curves(curves_csv, settings_json=None, *, search: Optional[bool] = None,
         use_search = s is None and search
         res = analyze_branch(br, s if s is not None else (None if use_search else FitSettings()),
                              search=use_search, interval=interval, n_boot=n_boot, seed=seed,
-                             regime=branch_regime(table, br))
+                             regime=branch_regime(table, br), lts_random_starts=lts_random_starts)
         res["settings_source"] = "file" if s is not None else ("search" if use_search else "default")
         results.append(res)
     return results
@@ -166,14 +137,14 @@ def min_val_losses(curves_csv, bench_counts=None) -> Dict[str, float]:
             if c.val_loss is not None and np.isfinite(c.val_loss).any()}
 
 
-def best_ceilings(results: List[dict], prefer_identified: bool = True) -> Dict[str, float]:
-    """{scene: best A_post over its SFT branches}. Unidentified branches contribute their constrained
-    alternative instead of an extrapolated asymptote when prefer_identified (the default)."""
+def best_ceilings(results: List[dict], identified_only: bool = False) -> Dict[str, float]:
+    """{scene: best headline A_post over its SFT branches}. Headlines are never extrapolated beyond the
+    data (an unidentified branch reports its constrained fit); identified_only keeps identified ones."""
     out: Dict[str, float] = {}
     for r in results:
         a = r["A_post"]
-        if prefer_identified and not r["identified"] and r["method"] == "sigmoid":
-            a = (r["constrained"] or {}).get("A_post", a)
+        if identified_only and not r["identified"]:
+            continue
         if a is not None and (r["scene"] not in out or a > out[r["scene"]]):
             out[r["scene"]] = a
     return out
