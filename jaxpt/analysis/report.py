@@ -123,7 +123,8 @@ def plot_branch(r: dict, path) -> None:
     ax.axhline(r["PL_rl"], c="k" if kind == "peak" else "tab:blue", ls="-." if kind == "peak" else ":", lw=1,
                label=f"PL_rl = {r['PL_rl']:.2f} ({'best observed' if kind == 'peak' else kind})")
     u_free = r.get("U_unconstrained")
-    if u_free is not None and kind != "sigmoid":
+    same = (u_free, r.get("C_mid_unconstrained"), r.get("B_unconstrained")) == (r["U"], r["C_mid"], r["B"])
+    if u_free is not None and kind != "sigmoid" and not same:
         ax.plot(xs, sigmoid(xs, u_free, r["C_mid_unconstrained"], r["B_unconstrained"], r["c0_unconstrained"]),
                 c="tab:purple", ls="--", lw=1.0, label=f"unconstrained optimum (U = {u_free:.2f})")
     ax.set_ylim(*ylim)
