@@ -1,0 +1,111 @@
+"""Writes the forecast backtest: backtest.json (one row per branch and fraction), backtest.md, a PNG."""
+import json
+import pathlib
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from jaxpt.analysis.forecast_backtest import FAR_OFF, summarize
+
+SUBSETS = (("identified", "branches whose full-window fit is identified"), (None, "all branches"))
+
+
+def _f(v, nd=2):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def _summary_table(rows, subset, has_baseline) -> list:
+    fc = summarize(rows, subset)
+    base = summarize(rows, subset, key="baseline_") if has_baseline else {}
+    lines = ["| fraction | n | method | median abs error | mean abs error | interval coverage "
+             f"| off by > {FAR_OFF:g} | identified at the prefix |",
+             "|---|---|---|---|---|---|---|---|"]
+    for f, s in fc.items():
+        for name, t in (("forecast", s), ("prefix refit (baseline)", base.get(f))):
+            if t is None:
+                continue
+            lines.append(f"| {f:g} | {t['n']} | {name} | {_f(t['median_abs_error'])} | {_f(t['mean_abs_error'])} "
+                         f"| {t['n_covered']}/{t['n']} ({_f(100 * (t['coverage'] or 0), 0)}%) | {t['n_far_off']} "
+                         f"| {t['n_identified']} |")
+    return lines
+
+
+def _branch_table(rows, fraction, has_baseline) -> list:
+    head = "| scene | SFT step | A_post full window | forecast | interval | identified | error | covered |"
+    sep = "|---|---|---|---|---|---|---|---|"
+    if has_baseline:
+        head += " baseline | baseline interval |"
+        sep += "---|---|"
+    lines = [head, sep]
+    for r in rows:
+        if r["fraction"] != fraction:
+            continue
+        full = _f(r["A_post_full"]) + ("" if r["full_identified"] else " (not identified)")
+        iv = r["A_post_interval"]
+        line = (f"| {r['scene']} | {r['sft_step']} | {full} | {_f(r['A_post_forecast'])} | [{_f(iv[0])}, {_f(iv[1])}] "
+                f"| {'yes' if r['identified'] else 'no: ' + ', '.join(r['identification_reasons'])} "
+                f"| {_f(r['error'])} | {'yes' if r['covered'] else 'no'} |")
+        if has_baseline:
+            biv = r.get("baseline_A_post_interval")
+            line += (f" {_f(r.get('baseline_A_post'))} | "
+                     f"{'-' if not biv else '[' + _f(biv[0]) + ', ' + _f(biv[1]) + ']'} |")
+        lines.append(line)
+    return lines
+
+
+def plot_errors(rows, path, has_baseline: bool):
+    """|error| against fraction: one grey line per branch, the median in bold (forecast and baseline)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["full_identified"] and r["error"] is not None]
+    fracs = sorted({r["fraction"] for r in rows})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    keys = sorted({(r["scene"], r["sft_step"]) for r in rows})
+    for k in keys:
+        pts = sorted((r["fraction"], abs(r["error"])) for r in rows if (r["scene"], r["sft_step"]) == k)
+        ax.plot(*zip(*pts), color="0.8", lw=0.8, marker=".", ms=3)
+    med = [np.median([abs(r["error"]) for r in rows if r["fraction"] == f]) for f in fracs]
+    ax.plot(fracs, med, color="C0", lw=2.5, marker="o", label="forecast: median |error|")
+    if has_baseline:
+        b = [np.median([abs(r["baseline_error"]) for r in rows if r["fraction"] == f
+                        and r.get("baseline_error") is not None]) for f in fracs]
+        ax.plot(fracs, b, color="C3", lw=2, ls="--", marker="s", label="prefix refit: median |error|")
+    ax.axhline(FAR_OFF, color="C1", ls=":", lw=1, label=f"{FAR_OFF:g} points")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlabel("fraction of the branch's RL compute seen")
+    ax.set_ylabel("|A_post forecast - full-window fit| (points)")
+    ax.set_title(f"Forecast error on {len(keys)} identified branches (grey: one branch)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_backtest(rows: Sequence[dict], out_dir, *, command: str = "", seconds: Optional[float] = None,
+                   notes: Sequence[str] = (), plot: bool = True) -> Dict[str, str]:
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "backtest.json").write_text(json.dumps(list(rows), indent=1))
+    has_baseline = any("baseline_A_post" in r for r in rows)
+    md = ["# Ceiling forecast backtest", ""]
+    if command:
+        md += [f"Command: `{command}`", ""]
+    if seconds is not None:
+        n = len(rows)
+        md += [f"{n} forecasts in {seconds:.1f} s (full-window reference fits included); "
+               f"forecast call: median {np.median([r['seconds'] for r in rows]):.3f} s, "
+               f"max {max(r['seconds'] for r in rows):.3f} s.", ""]
+    md += ["Error = forecast A_post minus the full-window fit's A_post; covered = the full-window A_post lies "
+           "in the forecast interval.", ""]
+    for subset, title in SUBSETS:
+        md += [f"## {title[0].upper() + title[1:]}", ""] + _summary_table(rows, subset, has_baseline) + [""]
+    if plot:
+        plot_errors(rows, out / "backtest_error.png", has_baseline)
+        md += ["![|error| against fraction](backtest_error.png)", ""]
+    for f in sorted({r["fraction"] for r in rows}):
+        md += [f"## Per branch at f = {f:g}", ""] + _branch_table(rows, f, has_baseline) + [""]
+    md += list(notes)
+    (out / "backtest.md").write_text("\n".join(md) + "\n")
+    return {"json": str(out / "backtest.json"), "md": str(out / "backtest.md")}
