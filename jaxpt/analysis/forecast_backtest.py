@@ -63,6 +63,7 @@ def backtest_branch(fit: dict, prior: SigmoidPrior, fractions=FRACTIONS, level: 
             "kappa": round(fc.kappa, 4), "n_outliers": len(fc.outlier_idx), "seconds": round(seconds, 4),
             "P_sft": fit["P_sft"], "A_post_full": ref, "A_post_full_interval": ref_iv,
             "full_identified": bool(fit["identified"]), "full_method": fit.get("method"),
+            "A_post_full_constrained": (fit.get("constrained") or {}).get("A_post"),
             "error": None if ref is None else round(fc.A_post - ref, 4),
             "covered": None if ref is None else bool(lo <= ref <= hi),
         }
@@ -86,6 +87,25 @@ def backtest(fits: Sequence[dict], fractions=FRACTIONS, level: float = LEVEL, ba
         prior = leave_one_out_prior(fits, fit, group=branch_group(fit), **(prior_kw or {}))
         rows += backtest_branch(fit, prior, fractions, level, baseline_fn)
     return rows
+
+
+def summarize_unidentified(rows: Sequence[dict]) -> Dict[float, dict]:
+    """Per fraction, over branches the full window does not identify (no reference ceiling exists):
+    how many forecasts also say not identified, the median interval width, and how often the interval
+    holds the full window's constrained alternative (C_mid capped at the data)."""
+    out = {}
+    for f in sorted({r["fraction"] for r in rows}):
+        rs = [r for r in rows if r["fraction"] == f and not r["full_identified"]]
+        alt = [r for r in rs if r.get("A_post_full_constrained") is not None]
+        out[f] = {
+            "n": len(rs), "n_not_identified": sum(not r["identified"] for r in rs),
+            "median_width": float(np.median([r["A_post_interval"][1] - r["A_post_interval"][0] for r in rs]))
+            if rs else None,
+            "n_constrained": len(alt),
+            "n_constrained_covered": sum(r["A_post_interval"][0] <= r["A_post_full_constrained"]
+                                         <= r["A_post_interval"][1] for r in alt),
+        }
+    return out
 
 
 def summarize(rows: Sequence[dict], subset: Optional[str] = None, key: str = "") -> Dict[float, dict]:

@@ -133,6 +133,15 @@ class SigmoidPrior:
         return prior if (u_prior and use_group) else dataclasses.replace(prior, u_mu=None)
 
 
+    @classmethod
+    def from_curves(cls, curves_csv, settings_json=None, **kw) -> "SigmoidPrior":
+        """Fits every branch of a curves CSV with `fit_curves` (launch.fit's fitter) and builds the prior
+        from those fits; keyword arguments go to `from_fits` (exclude, group, min_group, u_prior)."""
+        from jaxpt.analysis.ceilings import fit_curves
+
+        return cls.from_fits(fit_curves(curves_csv, settings_json), **kw)
+
+
 def branch_group(r: dict) -> str:
     """Which branches are alike: those of one SFT run (scene); Pure-RL branches (step 0) form their own."""
     return "pure_rl" if int(r["sft_step"]) == 0 else str(r["scene"])
