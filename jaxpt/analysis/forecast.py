@@ -15,6 +15,12 @@ Call `forecast(rl_eflops, scores, p_sft, prior)` after every evaluation: tens of
 10-80 points. The returned `Forecast` answers the scheduler's questions: `predict(x)` (score at a
 future compute), `gain_per_eflop(x)`, `remaining_gain(x)`, `prob_a_post_above(v)`, and
 `prob_better(a, b)` compares two branches.
+
+Scheduler use (issue 18 part 3): rl.stop = "forecast" can stop once `gain_per_eflop(x_now).hi` is
+below its bound, or `remaining_gain(x_now).hi` is below a tolerance (the ceiling is reached within
+its interval). Using the upper ends keeps both false while the data cannot bound the ceiling.
+A switch probe compares candidates with `prob_better`; a budget plan maximises
+`predict(budget - sft_compute).median` over candidates (the score at the budget, not at infinity).
 """
 import dataclasses
 import math
