@@ -55,7 +55,8 @@ def test_summary_by_hand():
             row(0.5, 30.0, False, full_id=False)]
     s = summarize(rows, "identified")[0.5]
     assert s["n"] == 4 and s["median_abs_error"] == pytest.approx(0.7)
-    assert s["coverage"] == pytest.approx(0.5) and s["n_far_off"] == 1
+    assert s["coverage"] == pytest.approx(0.5) and s["n_covered"] == 2 and s["n_with_interval"] == 4
+    assert s["n_far_off"] == 1
     assert summarize(rows)[0.5]["n"] == 5 and summarize(rows)[0.5]["n_far_off"] == 2
 
 

@@ -28,6 +28,16 @@ def _same_data(a: dict, b: dict) -> bool:
     return len(xa) == len(xb) and np.allclose(xa, xb) and np.allclose(ya, yb) and a["P_sft"] == b["P_sft"]
 
 
+def _constrained_alternative(fit: dict) -> Optional[float]:
+    """The full window's constrained fit (C_mid capped at the data) where it did not identify U:
+    the headline itself when the fitter headlines it, else its "constrained" record if it has one."""
+    if fit.get("identified"):
+        return None
+    if fit.get("headline") == "constrained":
+        return fit["A_post"]
+    return (fit.get("constrained") or {}).get("A_post")
+
+
 def leave_one_out_prior(fits: Sequence[dict], target: dict, **kw) -> SigmoidPrior:
     """Shape and noise prior from every full-window fit except the target and its duplicates."""
     exclude = [(r["scene"], r["sft_step"]) for r in fits if _same_data(r, target)]
@@ -63,7 +73,7 @@ def backtest_branch(fit: dict, prior: SigmoidPrior, fractions=FRACTIONS, level: 
             "kappa": round(fc.kappa, 4), "n_outliers": len(fc.outlier_idx), "seconds": round(seconds, 4),
             "P_sft": fit["P_sft"], "A_post_full": ref, "A_post_full_interval": ref_iv,
             "full_identified": bool(fit["identified"]), "full_method": fit.get("method"),
-            "A_post_full_constrained": (fit.get("constrained") or {}).get("A_post"),
+            "A_post_full_constrained": _constrained_alternative(fit),
             "error": None if ref is None else round(fc.A_post - ref, 4),
             "covered": None if ref is None else bool(lo <= ref <= hi),
         }
@@ -127,6 +137,7 @@ def summarize(rows: Sequence[dict], subset: Optional[str] = None, key: str = "")
             "median_abs_error": float(np.median(np.abs(errs))) if len(errs) else None,
             "mean_abs_error": float(np.mean(np.abs(errs))) if len(errs) else None,
             "coverage": float(np.mean(cov)) if cov else None, "n_covered": int(np.sum(cov)),
+            "n_with_interval": len(cov),  # a 'peak' headline of the baseline has no interval
             "n_far_off": int((np.abs(errs) > FAR_OFF).sum()),
             "n_identified": int(sum(bool(r.get(key + "identified")) for r in rs)),
         }

@@ -23,7 +23,7 @@ def _summary_table(rows, subset, has_baseline) -> list:
             if t is None:
                 continue
             lines.append(f"| {f:g} | {t['n']} | {name} | {_f(t['median_abs_error'])} | {_f(t['mean_abs_error'])} "
-                         f"| {t['n_covered']}/{t['n']} ({_f(100 * (t['coverage'] or 0), 0)}%) | {t['n_far_off']} "
+                         f"| {t['n_covered']}/{t['n_with_interval']} ({_f(100 * (t['coverage'] or 0), 0)}%) | {t['n_far_off']} "
                          f"| {t['n_identified']} |")
     return lines
 
@@ -114,8 +114,9 @@ def write_backtest(rows: Sequence[dict], out_dir, *, command: str = "", seconds:
            "the prefix.", "",
            "## Branches whose full-window fit is identified", ""] + _summary_table(rows, "identified", has_baseline)
     md += ["", "## Branches the full window does not identify", "",
-           "No reference ceiling exists here (the unconstrained full-window asymptote is an artefact), so "
-           "there is no error to report; what matters is that the forecast says so.", ""]
+           "No reference ceiling exists here (the full window's constrained fit, C_mid capped at the data, "
+           "is a labelled alternative, not a ceiling), so there is no error to report; what matters is "
+           "that the forecast says so.", ""]
     md += _unidentified_table(rows) + [""]
     if plot:
         plot_errors(rows, out / "backtest_error.png", has_baseline)
