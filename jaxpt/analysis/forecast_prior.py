@@ -1,9 +1,10 @@
-"""Priors on the shape of an RL gain curve (C_mid, B) and on evaluation noise, learned from other branches.
+"""Priors on an RL gain curve (C_mid, B, U) and on evaluation noise, learned from other branches.
 
 A prefix of a branch that has not bent yet says little about where it will bend; finished branches
 of the same kind of run do. The prior is a Student-t on log C_mid and on log B (heavy tails, so a
 branch unlike the others can still override it), centred on the median of reference fits with a
-MAD-based scale. The noise prior is the median residual sd of the same fits, worth a few points.
+MAD-based scale; when enough references come from the same SFT run, also a Student-t on U (see
+`from_fits`). The noise prior is the median residual sd of the same fits, worth a few points.
 
 The branch being forecast must not be among the references (nothing may be fitted to its own final
 answer): `SigmoidPrior.from_fits(..., exclude=...)` leaves it out.
