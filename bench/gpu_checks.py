@@ -119,25 +119,22 @@ def check_decode(model, cfg, bandwidth):
 
 def check_rl(cfg):
     import jaxpt
-    from jaxpt.data import toy_task
+    from jaxpt.data.tasks import toy as toy_task
     from jaxpt.rl import run_rl
 
     model = jaxpt.Model.from_config(cfg.replace(param_dtype="float32", dtype="bfloat16"), seed=0)
     recs = toy_task.make_splits("uniform", seed=0)["rl_prompts"][:64]
     with tempfile.TemporaryDirectory() as tmp:
-        conf = {"workdir": tmp, "tokenizer": "qwen2.5",
+        conf = {"workdir": tmp, "tokenizer": "qwen2.5", "mesh": {"data": 1},
                 "model": {"param_dtype": "float32", "dtype": "bfloat16"},
-                "data": {"eval_size": 0},
-                "rl": {"algorithm": "dapo", "dynamic_sampling": "off", "total_steps": FLAGS.rl_steps,
+                "rl": {"algorithm": "dapo", "dynamic_sampling": False, "total_steps": FLAGS.rl_steps,
                        "gen_prompts": FLAGS.rl_prompts, "group_size": FLAGS.rl_group,
                        "max_new_tokens": FLAGS.rl_new_tokens, "micro_batch_rows": FLAGS.rl_micro_rows,
-                       "loss_chunk": FLAGS.rl_loss_chunk},
-                "optim": {"lr": 1e-6},
-                "eval": {"every": 0, "at_start": False, "at_end": False},
-                "checkpoint": {"every": 0, "export_final": False}, "log": {"tensorboard": False,
-                                                                           "progress": False}}
+                       "loss_chunk": FLAGS.rl_loss_chunk, "eval_every": 0, "eval_at_start": False,
+                       "eval_at_end": False, "checkpoint_every": 0, "export_final": False},
+                "optim": {"lr": 1e-6}, "log": {"tensorboard": False, "progress": False}}
         t0 = time.perf_counter()
-        run_rl(conf, init=model, prompts=recs, eval_records=[])
+        run_rl(conf, init=model, prompts=recs)
         wall = time.perf_counter() - t0
         rows = [json.loads(line) for line in open(os.path.join(tmp, "metrics.jsonl"))]
     steps = [r for r in rows if "perf/step_s" in r]

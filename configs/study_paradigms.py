@@ -18,5 +18,5 @@ def get_config():
     c.schedule.continue_sft_after_switch = False
     c.paradigm_compute = "match_flops"
     c.paradigm_max_steps = 400
-    c.rl.eval.every = 20
+    c.rl.eval_every = 20
     return c

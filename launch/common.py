@@ -1,12 +1,34 @@
-"""Flags and start-up shared by every launch script: multi-host set-up, compile cache, logging."""
+"""Flags and start-up shared by every launch script: multi-host set-up, compile cache, logging, the config
+(merged over the stage's defaults, validated, --resume applied) and a --help that lists the main keys."""
+import sys
+
 from absl import flags, logging
 
 flags.DEFINE_string("coordinator_address", None,
                     "host:port of process 0 for jax.distributed (multi-host); 'auto' on TPU pods / SLURM.")
 flags.DEFINE_integer("num_processes", None, "Total number of processes (jax.distributed).")
 flags.DEFINE_integer("process_id", None, "Index of this process (jax.distributed).")
+flags.DEFINE_bool("resume", False, "Continue from the latest checkpoints in the work directory "
+                  "(= --config.checkpoint.resume=True).")
 
 FLAGS = flags.FLAGS
+
+MAIN_SECTIONS = {"sft": ("model", "tokenizer", "data", "prompt", "optim", "sft", "eval", "mesh", "workdir"),
+                 "rl": ("model", "tokenizer", "data", "prompt", "optim", "rl", "eval", "mesh", "workdir"),
+                 "pipeline": ("name", "out_dir", "model", "tokenizer", "data", "prompt", "schedule", "eval", "optim",
+                              "sft", "rl", "mesh")}
+
+
+def add_config_help(kind: str) -> None:
+    """Appends the main config keys, their defaults and meanings to the launch script's --help."""
+    from jaxpt.config import pipeline_config, rl_config, sft_config
+    from jaxpt.config.schema import help_text
+
+    tree = {"sft": sft_config, "rl": rl_config, "pipeline": pipeline_config}[kind]()
+    main = sys.modules["__main__"]
+    main.__doc__ = (main.__doc__ or "") + (
+        "\nConfig keys (--config.<key>=<value>; defaults shown, a config file may change them):\n"
+        + help_text(tree, MAIN_SECTIONS[kind]) + "\n")
 
 
 def start() -> None:
@@ -20,3 +42,19 @@ def start() -> None:
     # bars and stage lines (printed) unless --verbosity is given (--verbosity=0 shows everything).
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
+
+
+def config(value, kind: str):
+    """The --config tree of a `kind` ("sft", "rl" or "pipeline") script: merged over that tree's defaults
+    (unknown keys fail with the nearest known one), validated, with --resume applied."""
+    from absl import app
+
+    from jaxpt.config import merge, pipeline_config, rl_config, sft_config, validate
+
+    if value is None:
+        raise app.UsageError("--config=configs/<name>.py is required")
+    base = {"sft": sft_config, "rl": rl_config, "pipeline": pipeline_config}[kind]()
+    cfg = merge(base, value, f"{kind} config")
+    if FLAGS.resume:
+        cfg.checkpoint.resume = True
+    return validate(cfg, kind)

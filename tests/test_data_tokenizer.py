@@ -1,7 +1,7 @@
 """Tokenizers: the offline Qwen2.5 rebuild (known ids, chat template) and the toy character tokenizer."""
 from transformers import AutoTokenizer
 
-from jaxpt.data import toy_task
+from jaxpt.data.tasks import toy as toy_task
 from jaxpt.data.formatting import encode_example, prompt_text
 from jaxpt.data.tokenizer import load_tokenizer, qwen25_tokenizer_dir, stop_token_ids, toy_tokenizer_dir
 

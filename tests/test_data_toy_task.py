@@ -1,7 +1,7 @@
 """The embedded arithmetic task: determinism, held-out disjointness, correct answers, the noise knob."""
 import pytest
 
-from jaxpt.data import toy_task
+from jaxpt.data.tasks import toy as toy_task
 from jaxpt.data.sources import last_boxed, load_records
 
 

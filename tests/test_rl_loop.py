@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxpt
-from jaxpt.data import toy_task
+from jaxpt.data.tasks import toy as toy_task
 from jaxpt.data.tokenizer import load_tokenizer
 from jaxpt.rl.rl_loop import run_rl
 from jaxpt.utils.metrics import read_metrics
@@ -29,10 +29,11 @@ def setup():
 
 def _cfg(workdir, **rl):
     base = {"algorithm": "dapo_dc", "total_steps": 4, "gen_prompts": 4, "train_prompts": 4, "group_size": 4,
-            "max_new_tokens": 12, "num_minibatches": 2, "max_gen_rounds": 3}
+            "max_new_tokens": 12, "num_minibatches": 2, "max_gen_rounds": 3, "eval_every": 2, "checkpoint_every": 0}
     base.update(rl)
-    return {"workdir": str(workdir), "tokenizer": "toy", "rl": base, "optim": {"lr": 3e-3},
-            "eval": {"every": 2}, "checkpoint": {"every": 0}, "log": {"progress": False, "tensorboard": False}}
+    return {"workdir": str(workdir), "tokenizer": "toy", "rl": base, "optim": {"lr": 3e-3}, "mesh": {"data": 1},
+            "prompt": {"template": "{question}"}, "eval": {"max_new_tokens": 12},
+            "log": {"progress": False, "tensorboard": False}}
 
 
 def test_resume_is_exact(setup, tmp_path):
@@ -44,7 +45,7 @@ def test_resume_is_exact(setup, tmp_path):
     assert part.final_step == 2 and part.final_model_dir is None
     with pytest.raises(ValueError, match="resume"):
         run_rl(_cfg(tmp_path / "resumed"), model, **kw)
-    resumed = run_rl({**_cfg(tmp_path / "resumed"), "checkpoint": {"every": 0, "resume": True}}, model, **kw)
+    resumed = run_rl({**_cfg(tmp_path / "resumed"), "checkpoint": {"resume": True}}, model, **kw)
     assert resumed.final_step == 4
     for a, b in zip(jax.tree.leaves(full.state["params"]), jax.tree.leaves(resumed.state["params"])):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -71,7 +72,7 @@ def test_each_paradigm_runs(setup, tmp_path, algorithm):
              "dapo": dict(overlong_max_len=12, overlong_cache_len=4, max_gen_rounds=2)}.get(algorithm, {})
     cfg = _cfg(tmp_path, algorithm=algorithm, total_steps=1, num_minibatches=1, gen_prompts=2, train_prompts=2,
                group_size=3, entropy_coef=0.001, **extra)
-    cfg["eval"] = {"every": 1, "at_start": False}
+    cfg["rl"].update(eval_every=1, eval_at_start=False)
     # As the pipeline calls it: the RL prompt pool (disjoint from the SFT data) plus the SFT records as
     # experts; expert-mixing paradigms then train on the expert questions, the others ignore the experts.
     res = run_rl(cfg, model, prompts=splits["rl_prompts"], experts=splits["train"], eval_records=splits["test"][:4],
@@ -96,8 +97,8 @@ def test_loop_on_a_mesh(setup, tmp_path):
     model, splits = setup
     cfg = _cfg(tmp_path, algorithm="grpo", total_steps=2, num_minibatches=1, gen_prompts=4, train_prompts=4,
                group_size=3, micro_batch_rows=4)
-    cfg["mesh"] = {"enabled": True, "data": 2, "fsdp": 2, "tensor": 2}
-    cfg["eval"] = {"every": 0}
+    cfg["mesh"] = {"data": 2, "fsdp": 2, "tensor": 2}
+    cfg["rl"]["eval_every"] = 0
     res = run_rl(cfg, model, prompts=splits["rl_prompts"], reward_fn=_has_one)
     assert res.final_step == 2 and res.history == []
     params = res.state["params"]["layers"][0]["w_gate"]
@@ -112,11 +113,14 @@ def test_shipped_configs_build(setup, tmp_path):
     from jaxpt.rl.rl_loop import RLRunner
 
     model, _ = setup
-    tiny = RLRunner({**rl_tiny.get_config().to_dict(), "workdir": str(tmp_path / "a"), "tokenizer": "toy"}, model)
+    tiny = rl_tiny.get_config()
+    tiny.workdir, tiny.mesh.data = str(tmp_path / "a"), 1
+    tiny = RLRunner(tiny, model)
     assert (tiny.algo.name, tiny.B_gen, tiny.G, tiny.spec.rows) == ("grpo", 16, 8, 128)
     big = rl_qwen25_7b_dapo.get_config()
     big.workdir, big.tokenizer = str(tmp_path / "b"), "toy"
     big.model.param_dtype = big.model.dtype = "float32"
+    big.data.rl.source, big.eval.benchmarks = "toy", ""
     runner = RLRunner(big, model)
     a = runner.algo
     assert (a.name, a.dynamic_sampling, a.overlong_shaping, a.loss.clip_eps_high, a.loss.agg_mode) == \

@@ -14,7 +14,7 @@ import random
 import numpy as np
 import pytest
 
-from jaxpt.data import toy_task
+from jaxpt.data.tasks import toy as toy_task
 from jaxpt.data.formatting import PromptFormat
 from jaxpt.data.tokenizer import load_tokenizer
 from jaxpt.models.model import Model
@@ -65,14 +65,13 @@ def toy_sft(tmp_path_factory):
     val = _records(200, 2, seen)
     train = _records(1000, 3, seen)  # SFT trajectories; RL prompts are the same questions
     res = run_sft({
-        "workdir": str(tmp_path_factory.mktemp("rl_toy_sft")), "tokenizer": "toy",
-        "data": {"max_len": 64},
-        "model": {"preset": "tiny-qwen", "overrides": {"hidden_size": 64, "intermediate_size": 176, "num_layers": 4,
-                                                       "num_heads": 4, "num_kv_heads": 2}},
-        "train": {"total_steps": 300, "batch_rows": 16, "lr": 3e-3, "schedule": "constant", "b2": 0.98,
-                  "warmup_steps": 20},
-        "eval": {"every": 300, "at_start": False},
-        "checkpoint": {"every": 100000, "export_best": False},
+        "workdir": str(tmp_path_factory.mktemp("rl_toy_sft")), "tokenizer": "toy", "mesh": {"data": 1},
+        "prompt": {"template": "{question}"}, "data": {"sft": {"max_len": 64}},
+        "model": {"init_from": "tiny-qwen", "overrides": {"hidden_size": 64, "intermediate_size": 176,
+                                                          "num_layers": 4, "num_heads": 4, "num_kv_heads": 2}},
+        "sft": {"total_steps": 300, "batch_rows": 16, "eval_every": 300, "eval_at_start": False,
+                "checkpoint_every": 100000, "export_best": False},
+        "optim": {"lr": 3e-3, "schedule": "constant", "b2": 0.98, "warmup_steps": 20},
         "log": {"progress": False, "tensorboard": False}}, records=(train, val))
     model = Model(res.model_config, res.state["params"], tokenizer_dir=res.tokenizer_dir)
     return model, train, held_out
@@ -93,12 +92,13 @@ def test_grpo_lifts_heldout_accuracy_over_seeds(toy_sft, tmp_path):
     lifts = []
     for seed in SEEDS:
         points = []
-        res = run_rl({"workdir": str(tmp_path / f"seed{seed}"), "seed": seed, "tokenizer": "toy",
+        res = run_rl({"workdir": str(tmp_path / f"seed{seed}"), "seed": seed, "tokenizer": "toy", "mesh": {"data": 1},
+                      "prompt": {"template": "{question}"},
                       "rl": {"algorithm": "grpo", "agg_mode": "token-mean", "total_steps": RL_STEPS,
-                             "gen_prompts": 16, "group_size": 8, "max_new_tokens": 32, "temperature": 1.0},
+                             "gen_prompts": 16, "group_size": 8, "max_new_tokens": 32, "temperature": 1.0,
+                             "eval_every": RL_STEPS, "checkpoint_every": 0, "export_final": False},
                       "optim": {"lr": 1e-4},
-                      "eval": {"every": RL_STEPS},
-                      "checkpoint": {"every": 0, "export_final": False},
+                      "eval": {"max_new_tokens": 32, "batch_size": 256},
                       "log": {"progress": False, "tensorboard": False}},
                      model, prompts=train, eval_records=held_out,
                      on_eval=lambda step, m: points.append((step, m["rl_flops"], m["accuracy"])) or False)

@@ -15,16 +15,16 @@ from jaxpt.train.sft_loop import load_train_checkpoint_params, run_sft
 from jaxpt.utils.metrics import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_MODEL = {"preset": "tiny-qwen", "overrides": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1,
-                                                  "num_heads": 2, "num_kv_heads": 1}}
+TINY_MODEL = {"init_from": "tiny-qwen", "overrides": {"hidden_size": 32, "intermediate_size": 64,
+                                                     "num_layers": 1, "num_heads": 2, "num_kv_heads": 1}}
 
 
-def small_config(workdir, **train):
-    return {"workdir": str(workdir), "model": TINY_MODEL,
-            "data": {"toy_preset": "tiny", "toy_num_train": 60, "toy_num_val": 24, "max_len": 96, "seq_len": 128},
-            "train": {"total_steps": 8, "batch_rows": 4, "grad_accum": 2, "lr": 3e-3, "warmup_steps": 2,
-                      **train},
-            "eval": {"every": 4}, "checkpoint": {"every": 4},
+def small_config(workdir, **sft):
+    return {"workdir": str(workdir), "model": TINY_MODEL, "mesh": {"data": 1}, "prompt": {"template": "{question}"},
+            "data": {"sft": {"max_len": 96, "seq_len": 128}, "toy": {"preset": "tiny", "num_train": 60, "num_val": 24}},
+            "sft": {"total_steps": 8, "batch_rows": 4, "grad_accum": 2, "eval_every": 4, "checkpoint_every": 4,
+                    **sft},
+            "optim": {"lr": 3e-3, "warmup_steps": 2, "schedule": "cosine"},
             "log": {"every": 3, "progress": False, "tensorboard": False}}
 
 
@@ -35,7 +35,7 @@ def test_resume_is_exact(tmp_path):
     cfg = small_config(tmp_path / "part")
     with pytest.raises(ValueError, match="resume"):
         run_sft(cfg)  # checkpoints exist: refuses to silently start over
-    cfg["checkpoint"]["resume"] = True
+    cfg["checkpoint"] = {"resume": True}
     resumed = run_sft(cfg)
     assert resumed.final_step == 8
     assert resumed.train_losses == full.train_losses  # bitwise: same batches, same state
@@ -52,7 +52,12 @@ def test_resume_is_exact(tmp_path):
     if full.best_step == 8:
         for a, b in zip(jax.tree.leaves(model.params), jax.tree.leaves(full.state["params"])):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert model.tokenizer_dir == full.tokenizer_dir
+    # The export carries its own copy of the tokenizer files (it stays usable when moved).
+    import pathlib
+
+    tok_copy = pathlib.Path(model.tokenizer_dir)
+    assert tok_copy.parent == pathlib.Path(full.best_model_dir)
+    assert (tok_copy / "tokenizer.json").read_bytes() == (pathlib.Path(full.tokenizer_dir) / "tokenizer.json").read_bytes()
     # Any train checkpoint can be turned into a model (to branch RL from other points).
     m4 = load_train_checkpoint_params(tmp_path / "full", step=4)
     assert m4.config == full.model_config
@@ -73,13 +78,12 @@ def test_on_eval_hook_stops(tmp_path):
 
 def test_tiny_task_val_loss_min_then_rise(tmp_path):
     """Training loss falls; with irreducible trajectory variety the validation loss bottoms out and rises."""
-    cfg = {"workdir": str(tmp_path / "curve"),
-           "model": {"preset": "tiny-qwen", "overrides": {"hidden_size": 64, "intermediate_size": 176,
-                                                          "num_layers": 2, "num_heads": 4, "num_kv_heads": 2}},
-           "data": {"toy_preset": "tiny", "toy_num_val": 200, "toy_noise": 0.3, "max_len": 128, "seq_len": 128},
-           "train": {"total_steps": 300, "batch_rows": 16, "lr": 3e-3, "schedule": "constant",
-                     "warmup_steps": 20, "b2": 0.98},
-           "eval": {"every": 25}, "checkpoint": {"every": 1000},
+    cfg = {"workdir": str(tmp_path / "curve"), "mesh": {"data": 1}, "prompt": {"template": "{question}"},
+           "model": {"init_from": "tiny-qwen", "overrides": {"hidden_size": 64, "intermediate_size": 176,
+                                                             "num_layers": 2, "num_heads": 4, "num_kv_heads": 2}},
+           "data": {"sft": {"max_len": 128, "seq_len": 128}, "toy": {"preset": "tiny", "num_val": 200, "noise": 0.3}},
+           "sft": {"total_steps": 300, "batch_rows": 16, "eval_every": 25, "checkpoint_every": 1000},
+           "optim": {"lr": 3e-3, "schedule": "constant", "warmup_steps": 20, "b2": 0.98},
            "log": {"every": 50, "progress": False, "tensorboard": False}}
     res = run_sft(cfg)
     losses = [v for _, _, _, v in res.history]
@@ -97,16 +101,18 @@ def test_gsm8k_smollm2_vocab_trains(shared_dir, tmp_path):
     """GSM8K through the SmolLM2 chat template, a tiny random model with the real 49152 vocabulary."""
     from jaxpt.utils.smollm2 import smollm2_hf_dir
 
-    cfg = {"workdir": str(tmp_path / "gsm"), "tokenizer": str(smollm2_hf_dir()),
-           "model": {"preset": "tiny-llama", "overrides": {"hidden_size": 32, "intermediate_size": 64,
-                                                           "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,
-                                                           "head_dim": 16}},
-           "data": {"source": str(shared_dir / "data/train/gsm8k/train.jsonl"), "normalize": "gsm8k",
-                    "limit": 40, "val_size": 8, "max_len": 256, "seq_len": 256, "cache_dir": str(tmp_path / "hf"),
-                    "system_prompt": "Please reason step by step, and put your final answer within \\boxed{}."},
-           "train": {"total_steps": 4, "batch_rows": 2, "lr": 1e-2, "warmup_steps": 0, "schedule": "constant",
-                     "loss_chunk": 64},
-           "eval": {"every": 4}, "checkpoint": {"every": 100, "export_best": False},
+    cfg = {"workdir": str(tmp_path / "gsm"), "tokenizer": str(smollm2_hf_dir()), "mesh": {"data": 1},
+           "model": {"init_from": "tiny-llama", "overrides": {"hidden_size": 32, "intermediate_size": 64,
+                                                              "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,
+                                                              "head_dim": 16}},
+           "data": {"sft": {"source": str(shared_dir / "data/train/gsm8k/train.jsonl"), "normalize": "gsm8k",
+                            "limit": 40, "max_len": 256, "seq_len": 256}, "val": {"size": 8},
+                    "cache_dir": str(tmp_path / "hf")},
+           "prompt": {"template": "{question}",
+                      "system_prompt": "Please reason step by step, and put your final answer within \\boxed{}."},
+           "sft": {"total_steps": 4, "batch_rows": 2, "loss_chunk": 64, "eval_every": 4, "checkpoint_every": 100,
+                   "export_best": False},
+           "optim": {"lr": 1e-2, "warmup_steps": 0, "schedule": "constant"},
            "log": {"every": 1, "progress": False, "tensorboard": False}}
     res = run_sft(cfg)
     assert res.model_config.vocab_size == 49152
@@ -123,8 +129,8 @@ def test_gsm8k_smollm2_vocab_trains(shared_dir, tmp_path):
 def test_launcher_cli(tmp_path):
     work = tmp_path / "cli"
     cmd = [sys.executable, "-m", "launch.sft", "--config=configs/sft_tiny.py", f"--config.workdir={work}",
-           "--config.train.total_steps=3", "--config.eval.every=3", "--config.data.toy_preset=tiny",
-           "--config.data.toy_num_val=16", "--config.train.batch_rows=4", "--config.log.progress=False",
+           "--config.sft.total_steps=3", "--config.sft.eval_every=3", "--config.data.toy.preset=tiny",
+           "--config.data.toy.num_val=16", "--config.sft.batch_rows=4", "--config.log.progress=False",
            "--config.model.overrides.num_layers=1"]
     env = {**os.environ, "XLA_FLAGS": "", "JAX_PLATFORMS": "cpu"}
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -138,14 +144,14 @@ def test_launcher_cli(tmp_path):
 
 def test_sharded_run_and_resume_match_unsharded(tmp_path):
     """The loop on an 8-device (data 2, fsdp 2, tensor 2) mesh, interrupted and resumed onto the mesh."""
-    mesh = {"enabled": True, "data": 2, "fsdp": 2, "tensor": 2}
+    mesh = {"data": 2, "fsdp": 2, "tensor": 2}
     ref = run_sft(small_config(tmp_path / "ref", total_steps=4, batch_rows=8))
     cfg = small_config(tmp_path / "sh", total_steps=4, batch_rows=8, stop_at_step=2)
     cfg["mesh"] = mesh
     part = run_sft(cfg)
     assert part.final_step == 2
-    cfg["train"]["stop_at_step"] = 0
-    cfg["checkpoint"]["resume"] = True
+    cfg["sft"]["stop_at_step"] = 0
+    cfg["checkpoint"] = {"resume": True}
     res = run_sft(cfg)
     from jax.sharding import PartitionSpec
 

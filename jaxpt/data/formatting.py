@@ -20,16 +20,34 @@ from jaxpt.data.tokenizer import stop_token_ids
 
 @dataclasses.dataclass(frozen=True)
 class PromptFormat:
+    """How a question becomes a prompt, for every stage (the config's `prompt` section).
+
+    template: the user turn, "{question}" replaced by the question (plain replacement: braces such as
+    \\boxed{} need no escaping). With a chat template the user turn goes into the conversation (after the
+    system prompt, if any); without one, into `plain_template`.
+    """
     system_prompt: Optional[str] = None
     plain_template: str = "Question: {question}\nAnswer: "
     chat_template: str = "auto"  # "auto" (use it when the tokenizer has one), "always" or "never"
+    template: str = "{question}"
 
     @classmethod
     def from_config(cls, cfg) -> "PromptFormat":
+        """From a `prompt` section (or any mapping with those keys)."""
         get = cfg.get if hasattr(cfg, "get") else (lambda k, d=None: getattr(cfg, k, d))
         return cls(system_prompt=get("system_prompt", None) or None,
                    plain_template=get("plain_template", cls.plain_template),
-                   chat_template=get("chat_template", "auto"))
+                   chat_template=get("chat_template", "auto"), template=get("template", None) or "{question}")
+
+    def user_turn(self, question: str) -> str:
+        return self.template.replace("{question}", question)
+
+    def describe(self, tokenizer=None) -> str:
+        """One line for reports: which template and instruction the prompts were built with."""
+        chat = "the tokenizer's chat template" if tokenizer is not None and uses_chat_template(tokenizer, self) \
+            else f"plain template {self.plain_template!r}"
+        system = f", system prompt {self.system_prompt!r}" if self.system_prompt else ""
+        return f"{chat}{system}, user turn {self.template!r}"
 
 
 def uses_chat_template(tokenizer, fmt: PromptFormat) -> bool:
@@ -43,7 +61,7 @@ def uses_chat_template(tokenizer, fmt: PromptFormat) -> bool:
 
 def _messages(question: str, fmt: PromptFormat) -> list:
     msgs = [{"role": "system", "content": fmt.system_prompt}] if fmt.system_prompt else []
-    return msgs + [{"role": "user", "content": question}]
+    return msgs + [{"role": "user", "content": fmt.user_turn(question)}]
 
 
 def prompt_text(tokenizer, question: str, fmt: PromptFormat = PromptFormat()) -> str:
@@ -51,7 +69,7 @@ def prompt_text(tokenizer, question: str, fmt: PromptFormat = PromptFormat()) ->
         return tokenizer.apply_chat_template(_messages(question, fmt), tokenize=False,
                                              add_generation_prompt=True)
     head = f"{fmt.system_prompt}\n" if fmt.system_prompt else ""
-    return head + fmt.plain_template.format(question=question)
+    return head + fmt.plain_template.replace("{question}", fmt.user_turn(question))
 
 
 def response_text(tokenizer, question: str, solution: str, fmt: PromptFormat = PromptFormat()) -> str:
@@ -114,3 +132,16 @@ def encode_examples(tokenizer, questions: Sequence[str], solutions: Sequence[str
 def encode_example(tokenizer, question: str, solution: str, fmt: PromptFormat = PromptFormat(),
                    extra_stop_ids=()) -> Tuple[np.ndarray, np.ndarray]:
     return encode_examples(tokenizer, [question], [solution], fmt, extra_stop_ids)[0]
+
+
+def check_prompt_format(tokenizer, fmt: PromptFormat, example: str = "1+2=?") -> None:
+    """Fails when the prompt format itself has text the tokenizer cannot encode (it would become <unk> in
+    every prompt), e.g. an English instruction with the toy task's character tokenizer."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return
+    ids = encode_prompt(tokenizer, example, fmt)
+    if unk in ids:
+        bad = sorted({ch for ch in prompt_text(tokenizer, example, fmt) if tokenizer.convert_tokens_to_ids(ch) == unk})
+        raise ValueError(f"prompt.template / system_prompt: the tokenizer cannot encode {''.join(bad)[:40]!r} (they "
+                         f"become {tokenizer.unk_token}); with the toy task use prompt.template='{{question}}'")

@@ -99,8 +99,8 @@ def build_char_tokenizer(out_dir, charset: Iterable[str], chat_template: Optiona
 
 
 def toy_tokenizer_dir(root=None) -> pathlib.Path:
-    """The character tokenizer of the embedded task (jaxpt.data.toy_task.CHARSET), built once."""
-    from jaxpt.data.toy_task import CHARSET
+    """The character tokenizer of the embedded task (jaxpt.data.tasks.toy.CHARSET), built once."""
+    from jaxpt.data.tasks.toy import CHARSET
 
     root = pathlib.Path(root or cache_dir() / "tokenizers" / "toy-char-v1")
     return _atomic_dir(root, lambda d: build_char_tokenizer(d, CHARSET))

@@ -1,29 +1,30 @@
-"""Evaluation prompts: question -> prompt token ids.
+"""Evaluation prompts: question -> prompt token ids, built by the one prompt format every stage uses
+(jaxpt.data.formatting.PromptFormat), so a model is evaluated on the prompts it was trained on.
 
-Default: the question followed by the step-by-step instruction asking for a \\boxed{} answer, rendered through
-the tokenizer's chat template when it has one (via jaxpt.data.formatting, the same code SFT and RL use, so
-a model sees the prompt format it was trained on). Callers with their own format pass any
-`prompt_fn(question) -> list[int]` to `evaluate`.
+Default: the question followed by the step-by-step instruction asking for a \\boxed{} answer (the `prompt`
+section's default), rendered through the tokenizer's chat template when it has one.
 """
 from typing import Callable, List, Optional
 
-DEFAULT_TEMPLATE = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+from jaxpt.config.sections import STEP_BY_STEP
+
+DEFAULT_TEMPLATE = STEP_BY_STEP
 
 PromptFn = Callable[[str], List[int]]
 
 
 def make_prompt_fn(tokenizer, template: Optional[str] = DEFAULT_TEMPLATE, system_prompt: Optional[str] = None,
-                   chat_template: str = "auto", plain_template: Optional[str] = None) -> PromptFn:
-    """`template` wraps the question ("{question}" placeholder; None = the bare question). chat_template is
-    "auto" (use the tokenizer's when present), "always" or "never"; without one the text goes through
-    `plain_template` (default jaxpt.data.formatting's "Question: ...\\nAnswer: ")."""
+                   chat_template: str = "auto", plain_template: Optional[str] = None, fmt=None) -> PromptFn:
+    """`fmt` (a PromptFormat) wins over the other arguments. `template` is the user turn ("{question}" is
+    replaced; None = the bare question); chat_template is "auto", "always" or "never"."""
     from jaxpt.data.formatting import PromptFormat, encode_prompts
 
-    kw = {"plain_template": plain_template} if plain_template is not None else {}
-    fmt = PromptFormat(system_prompt=system_prompt, chat_template=chat_template, **kw)
+    if fmt is None:
+        kw = {"plain_template": plain_template} if plain_template is not None else {}
+        fmt = PromptFormat(system_prompt=system_prompt, chat_template=chat_template, template=template or "{question}",
+                           **kw)
 
     def prompt_fn(question: str) -> List[int]:
-        text = template.format(question=question) if template else question
-        return list(encode_prompts(tokenizer, [text], fmt)[0])
+        return list(encode_prompts(tokenizer, [question], fmt)[0])
 
     return prompt_fn

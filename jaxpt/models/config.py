@@ -30,12 +30,15 @@ class ModelConfig:
     max_position_embeddings: int = 32768
     bos_token_id: Optional[int] = None
     eos_token_ids: Tuple[int, ...] = ()
+    pad_token_id: Optional[int] = None  # kept so an export round trip does not lose it
     # Numerics and memory.
     param_dtype: str = "float32"
     dtype: str = "float32"  # compute dtype of matmuls; norms, softmax and logits stay float32
     remat: str = "none"  # "none", "full" (recompute each block) or "dots" (save matmul outputs)
     scan_layers: bool = False  # stack layer params and lax.scan over them (faster compiles for big models)
-    attention_impl: str = "einsum"  # "einsum" or "dot_product" (jax.nn.dot_product_attention; cuDNN on GPU)
+    # "einsum", "dot_product" (jax.nn.dot_product_attention; cuDNN on GPU) or "chunked" (query blocks: long
+    # sequences without [T, S] scores in memory; jaxpt/models/attention_chunked.py)
+    attention_impl: str = "einsum"
 
     def __post_init__(self):
         if self.head_dim is None:
@@ -49,8 +52,8 @@ class ModelConfig:
             raise ValueError(f"unsupported rope_type {self.rope_type!r} (default, linear, llama3)")
         if self.remat not in ("none", "full", "dots"):
             raise ValueError(f"remat must be none, full or dots, got {self.remat!r}")
-        if self.attention_impl not in ("einsum", "dot_product"):
-            raise ValueError(f"attention_impl must be einsum or dot_product, got {self.attention_impl!r}")
+        if self.attention_impl not in ("einsum", "dot_product", "chunked"):
+            raise ValueError(f"attention_impl must be einsum, dot_product or chunked, got {self.attention_impl!r}")
         object.__setattr__(self, "eos_token_ids", tuple(self.eos_token_ids))
 
     def replace(self, **kw) -> "ModelConfig":

@@ -52,9 +52,22 @@ def config_from_hf(hf: dict, source: str = "config.json", **overrides) -> ModelC
         max_position_embeddings=int(hf.get("max_position_embeddings", 32768)),
         bos_token_id=hf.get("bos_token_id"),
         eos_token_ids=eos,
+        pad_token_id=hf.get("pad_token_id"),
     )
     kw.update(overrides)
     return ModelConfig(**kw)
+
+
+def eos_field(cfg: ModelConfig):
+    """HF's eos_token_id: one id, or a list when the model stops on several."""
+    return list(cfg.eos_token_ids) if len(cfg.eos_token_ids) > 1 else (
+        cfg.eos_token_ids[0] if cfg.eos_token_ids else None)
+
+
+def generation_config(cfg: ModelConfig) -> dict:
+    """generation_config.json for an export that has none: the ids transformers' generate() stops and pads on."""
+    out = {"bos_token_id": cfg.bos_token_id, "eos_token_id": eos_field(cfg), "pad_token_id": cfg.pad_token_id}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def config_to_hf(cfg: ModelConfig, dtype: str = "float32") -> dict:
@@ -77,8 +90,8 @@ def config_to_hf(cfg: ModelConfig, dtype: str = "float32") -> dict:
         "torch_dtype": dtype,
         "use_cache": True,
         "bos_token_id": cfg.bos_token_id,
-        "eos_token_id": list(cfg.eos_token_ids) if len(cfg.eos_token_ids) > 1 else (
-            cfg.eos_token_ids[0] if cfg.eos_token_ids else None),
+        "eos_token_id": eos_field(cfg),
+        "pad_token_id": cfg.pad_token_id,
         "attention_dropout": 0.0,
         "initializer_range": 0.02,
     }

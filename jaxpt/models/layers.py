@@ -63,6 +63,10 @@ def attention(q, k, v, allowed, cfg: ModelConfig):
     scale = 1.0 / math.sqrt(d)
     if cfg.attention_impl == "dot_product":
         return jax.nn.dot_product_attention(q, k, v, mask=allowed[:, None, :, :], scale=scale)
+    if cfg.attention_impl == "chunked":
+        from jaxpt.models.attention_chunked import chunked_attention
+
+        return chunked_attention(q, k, v, allowed)
     qg = q.reshape(b, t, n_kv, rep, d)
     scores = jnp.einsum("btkrd,bskd->bkrts", qg, k, preferred_element_type=jnp.float32) * scale
     scores = jnp.where(allowed[:, None, None, :, :], scores, NEG_INF)

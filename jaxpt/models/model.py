@@ -102,6 +102,9 @@ class Model:
                 src = pathlib.Path(self.tokenizer_dir) / name
                 if src.is_file() and src.resolve() != (out_dir / name).resolve():
                     shutil.copy(src, out_dir / name)
+        gen = out_dir / "generation_config.json"
+        if not gen.is_file():  # transformers' generate() reads its stop and pad ids from here
+            gen.write_text(json.dumps(hf_config.generation_config(self.config), indent=2))
         return out_dir
 
 

@@ -29,12 +29,20 @@ def make_mesh(data: int = -1, fsdp: int = 1, tensor: int = 1, devices=None) -> M
 
 
 def sharder_from_config(cfg) -> Optional[Sharder]:
-    """cfg: mapping/ConfigDict with data, fsdp, tensor, rules. None when the mesh has a single device."""
+    """cfg: the `mesh` section (data, fsdp, tensor, rules). None when the mesh is a single device (nothing to
+    shard); a mesh that does not match the devices fails, naming the sizes."""
     if cfg is None:
         return None
-    mesh = make_mesh(cfg.get("data", -1), cfg.get("fsdp", 1), cfg.get("tensor", 1))
-    rules = RULE_SETS[cfg.get("rules", "default")]
-    return Sharder(mesh, rules)
+    sizes = (cfg.get("data", -1), cfg.get("fsdp", 1), cfg.get("tensor", 1))
+    if sizes == (1, 1, 1):  # asked for one device: the default device, nothing to shard
+        return None
+    try:
+        mesh = make_mesh(*sizes)
+    except ValueError as e:
+        raise ValueError(f"mesh.data/fsdp/tensor = {sizes}: {e}") from None
+    if mesh.size == 1:
+        return None
+    return Sharder(mesh, RULE_SETS[cfg.get("rules", "default")])
 
 
 def initialize_distributed(coordinator_address: Optional[str], num_processes: Optional[int],

@@ -8,7 +8,7 @@ Registries (jaxpt.rl.registry): ADVANTAGES, LOSSES, ALGORITHMS. Heavy modules lo
 _LAZY = {
     "run_rl": ("jaxpt.rl.rl_loop", "run_rl"),
     "RLResult": ("jaxpt.rl.rl_loop", "RLResult"),
-    "default_config": ("jaxpt.rl.rl_config", "default_config"),
+    "rl_config": ("jaxpt.config", "rl_config"),
     "resolve": ("jaxpt.rl.algorithms", "resolve"),
     "LossConfig": ("jaxpt.rl.losses", "LossConfig"),
     "policy_loss": ("jaxpt.rl.losses", "policy_loss"),

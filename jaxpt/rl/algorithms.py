@@ -1,6 +1,6 @@
-"""Named RL paradigms as config defaults, and the resolution of a config's AUTO keys.
+"""Named RL paradigms as config defaults, and the resolution of a config's unset keys.
 
-An algorithm is a dict of rl.* values; `resolve(rl_cfg)` fills every AUTO ("" / -1) key of the config from
+An algorithm is a dict of rl.* values; `resolve(rl_cfg)` fills every unset (None) key of the config from
 the algorithm (then from BASE) and returns a frozen `RLAlgo`. Adding a paradigm = registering a dict (and,
 if it needs new math, a loss / advantage estimator in their registries).
 
@@ -13,7 +13,6 @@ import dataclasses
 
 from jaxpt.rl.losses import LossConfig
 from jaxpt.rl.registry import ALGORITHMS
-from jaxpt.rl.rl_config import AUTO_NUM, AUTO_STR
 
 BASE = dict(group_size=8, num_expert=0, advantage="grpo", loss="ppo", agg_mode="seq-mean-token-mean",
             clip_eps_low=0.2, clip_eps_high=0.2, dynamic_sampling=False, overlong_shaping=False,
@@ -58,6 +57,8 @@ class RLAlgo:
 
 
 def _onoff(value, default: bool) -> bool:
+    if value is None:
+        return default
     if isinstance(value, bool):
         return value
     s = str(value).strip().lower()
@@ -78,8 +79,7 @@ def resolve(rl) -> RLAlgo:
 
     def pick(key):
         v = get(key, None)
-        if v is None or (isinstance(v, str) and v in (AUTO_STR, "auto")) or \
-                (isinstance(v, (int, float)) and not isinstance(v, bool) and v == AUTO_NUM):
+        if v is None or (isinstance(v, str) and v.lower() in ("", "auto")):
             return preset[key]
         return v
 
@@ -105,6 +105,6 @@ def resolve(rl) -> RLAlgo:
     get_advantage(advantage)
     return RLAlgo(name=name, batch_mode=batch_mode, group_size=group,
                   num_expert=num_expert if batch_mode == "mixed" else 0, advantage=advantage,
-                  dynamic_sampling=_onoff(get("dynamic_sampling", AUTO_STR), preset["dynamic_sampling"]),
-                  overlong_shaping=_onoff(get("overlong_shaping", AUTO_STR), preset["overlong_shaping"]),
+                  dynamic_sampling=_onoff(get("dynamic_sampling", None), preset["dynamic_sampling"]),
+                  overlong_shaping=_onoff(get("overlong_shaping", None), preset["overlong_shaping"]),
                   loss=loss)

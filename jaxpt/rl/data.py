@@ -1,5 +1,5 @@
-"""RL data: prompt records, expert trajectories, held-out evaluation records, tokenization, and a resumable
-prompt iterator.
+"""RL data: prompt records with their expert trajectories, tokenization, and a resumable prompt iterator
+(the records themselves come from jaxpt.data.roles).
 
 Records are dicts {question, answer, solution?}. Expert-mixing algorithms (LUFFY / SRFT / UPT) train on
 prompts that carry expert solutions: the same records the SFT stage trains on; several records with the
@@ -12,54 +12,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from jaxpt.data.formatting import PromptFormat, encode_examples, encode_prompts
-
-
-def _get(cfg, key, default=None):
-    val = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    return default if val is None else val
-
-
-def _load_file(source, cfg, split: str, need_solution: bool) -> List[dict]:
-    """Records from a file / hub data set via jaxpt.data.sources; prompt-only sets (no solution column)
-    are read with the answer standing in for the solution field, then the solution is dropped."""
-    from jaxpt.data.sources import DataError, load_records
-
-    fields = dict(_get(cfg, "fields", {}) or {})
-    common = dict(split=split, normalize=_get(cfg, "normalize", "none"),
-                  cache_dir=_get(cfg, "cache_dir", "") or None, limit=int(_get(cfg, "limit", 0)) or None)
-    try:
-        return load_records(source, fields=fields, **common)
-    except DataError as e:
-        if need_solution or "(mapped to solution) is missing" not in str(e):
-            raise
-    recs = load_records(source, fields={**fields, "solution": fields.get("answer", "answer")}, **common)
-    return [{"question": r["question"], "answer": r["answer"]} for r in recs]
-
-
-def load_rl_records(dcfg, needs_experts: bool):
-    """(prompts, eval records) per the config's data section (see rl_config.py)."""
-    source = str(_get(dcfg, "source", "toy"))
-    if source == "toy":
-        from jaxpt.data import toy_task
-
-        splits = toy_task.make_splits(preset=_get(dcfg, "toy_preset", "uniform"), seed=int(_get(dcfg, "toy_seed", 0)),
-                                      noise=float(_get(dcfg, "toy_noise", toy_task.DEFAULT_NOISE)))
-        prompts = splits["train" if needs_experts else _get(dcfg, "toy_prompt_split", "rl_prompts")]
-        evals = splits[_get(dcfg, "toy_eval_split", "test")]
-        if int(_get(dcfg, "limit", 0)):
-            prompts = prompts[:int(dcfg["limit"])]
-    else:
-        prompts = _load_file(source, dcfg, _get(dcfg, "split", "train"), need_solution=False)
-        ev = _get(dcfg, "eval_source", "")
-        evals = _load_file(ev, dcfg, _get(dcfg, "eval_split", "test"), need_solution=False) if ev else []
-    expert_src = _get(dcfg, "expert_source", "")
-    if needs_experts and expert_src:
-        experts = _load_file(expert_src, dcfg, _get(dcfg, "expert_split", "train"), need_solution=True)
-        prompts = prompts_from_experts(prompts, experts)
-    size = int(_get(dcfg, "eval_size", 0))
-    if size and len(evals) > size:
-        evals = evals[:size]
-    return prompts, evals
 
 
 def attach_experts(prompts: Sequence[dict], experts: Sequence[dict]) -> List[dict]:

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpt.analysis import flops as flops_lib
+from jaxpt.config import merge, rl_config, validate
 from jaxpt.data.formatting import PromptFormat
 from jaxpt.data.tokenizer import load_tokenizer, stop_token_ids, tokenizer_dir
 from jaxpt.models.checkpoint import load_model
@@ -40,15 +41,14 @@ from jaxpt.rl import rl_step
 from jaxpt.rl.algorithms import RLAlgo, resolve
 from jaxpt.rl.batch import BatchSpec, Round, assemble, minibatch_order, overlong_shaping, rule_rewards, \
     select_groups
-from jaxpt.rl.data import PromptIterator, PromptSet, load_rl_records, prompts_from_experts, \
-    tokenize_prompts, with_solutions
-from jaxpt.rl.rl_config import default_config, merge
+from jaxpt.rl.data import PromptIterator, PromptSet, prompts_from_experts, tokenize_prompts, with_solutions
 from jaxpt.sample.core import sample
 from jaxpt.sample.sampler import left_pad
 from jaxpt.sample.settings import SampleSettings, batch_bucket, length_bucket
 from jaxpt.train import sft_step
 from jaxpt.train.loss_chunk import resolve_loss_chunk
 from jaxpt.train.checkpointing import TrainCheckpointer, export_model, with_shardings
+from jaxpt.train.optimizer import optimizer_for
 from jaxpt.utils.metrics import MetricsWriter
 
 OnEval = Callable[[int, dict], bool]
@@ -66,6 +66,7 @@ class RLResult:
     final_model_dir: Optional[str]
     checkpoint_dir: str
     step_metrics: List[dict]  # per-step metrics of this process's run (not of resumed-over steps)
+    evals: List[dict]  # per evaluation: step, rl_flops, overall and per-set scores ("per")
     model_config: ModelConfig
     tokenizer_dir: str
     state: dict = dataclasses.field(default=None, repr=False)
@@ -104,26 +105,19 @@ def _tree_to_device(tree: dict, sharding):
 
 
 def _load_init(init, c, sharder):
-    """(ModelConfig, params, tokenizer dir or None) from a Model, (cfg, params), or a path."""
+    """(ModelConfig, params, tokenizer dir or None) from a Model, (cfg, params), or model.init_from."""
     mc = c.model
     over = dict(param_dtype=mc.param_dtype, dtype=mc.dtype, remat=mc.remat, scan_layers=bool(mc.scan_layers))
     if mc.attention_impl:
         over["attention_impl"] = mc.attention_impl
-    if init is None:
-        init = mc.init_from
-    if not init:
-        raise ValueError("RL needs an initial policy: pass init (a Model, (cfg, params) or a path) or set "
-                         "model.init_from")
-    if isinstance(init, (str, pathlib.Path)):
-        from jaxpt.models.checkpoint import is_jaxpt_checkpoint
+    if init is None or isinstance(init, (str, pathlib.Path)):
+        from jaxpt.train.setup import initial_params, load_stage_tokenizer, resolve_model_config
 
-        extra = {k: over[k] for k in ("remat", "attention_impl") if k in over}
-        if is_jaxpt_checkpoint(init):
-            model = load_model(init, mesh=sharder, param_dtype=mc.param_dtype, dtype=mc.dtype, **extra)
-        else:
-            model = load_model(init, dtype=mc.param_dtype, mesh=sharder, compute_dtype=mc.dtype,
-                               scan_layers=bool(mc.scan_layers), **extra)
-        return model.config, model.params, model.tokenizer_dir
+        if init is not None:
+            c = merge(c, {"model": {"init_from": str(init)}})
+        tok_dir, tok = load_stage_tokenizer(c)
+        cfg = resolve_model_config(c, tok)
+        return cfg, initial_params(c, cfg, sharder, int(c.seed)), tok_dir
     if isinstance(init, Model):
         cfg, params, tok = init.config, init.params, init.tokenizer_dir
     else:
@@ -184,50 +178,60 @@ class RLRunner:
     def __init__(self, config=None, init=None, prompts=None, experts=None, eval_records=None,
                  on_eval: Optional[OnEval] = None, reward_fn: Optional[RewardFn] = None,
                  eval_fn: Optional[Callable] = None):
-        c = merge(default_config(), config)
+        c = validate(merge(rl_config(), config, "RL config"), "rl")
         self.c = c
         self.on_eval, self.eval_fn = on_eval, eval_fn
         self.workdir = pathlib.Path(c.workdir).absolute()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.is_main = jax.process_index() == 0
-        self.sharder = sharder_from_config(c.mesh) if c.mesh.enabled else None
+        self.sharder = sharder_from_config(c.mesh)
         self.algo: RLAlgo = resolve(c.rl)
         r = c.rl
 
         self.cfg, params, init_tok = _load_init(init, c, self.sharder)
         tok_spec = c.tokenizer or init_tok
         if not tok_spec:
-            if self.cfg.vocab_size > 1024:
+            from jaxpt.train.setup import uses_toy
+
+            if not uses_toy(c):
                 raise ValueError("the initial policy has no tokenizer files: set config.tokenizer")
             tok_spec = "toy"
         self.tok_dir = tokenizer_dir(tok_spec)
         self.tok = load_tokenizer(self.tok_dir)
-        self.fmt = PromptFormat.from_config(c.data)
+        from jaxpt.train.setup import check_tokenizer_fits
+
+        check_tokenizer_fits(self.tok, self.cfg, c.tokenizer or "(the model's own)", pretrained=False)
+        self.fmt = PromptFormat.from_config(c.prompt)
         stops = stop_token_ids(self.tok, self.cfg.eos_token_ids)
         self.eos_ids = tuple(stops)
         self.pad_id = int(self.tok.pad_token_id if self.tok.pad_token_id is not None else stops[0])
 
-        # Data.
-        if prompts is None and (experts is None or not self.algo.needs_experts):
-            prompt_recs, eval_recs = load_rl_records(c.data, self.algo.needs_experts)
-        else:
-            prompt_recs, eval_recs = prompts, []
-            if experts is not None and self.algo.needs_experts:
-                prompt_recs = prompts_from_experts(prompts, experts)
-        if eval_records is not None:
-            eval_recs = list(eval_records)
-            if c.data.eval_size and len(eval_recs) > int(c.data.eval_size):
-                eval_recs = eval_recs[:int(c.data.eval_size)]
+        # Data: the given records, else the config's data section (jaxpt.data.roles).
+        from jaxpt.data.roles import eval_sets, expert_records, rl_records
+
+        where = "the given prompt records"
+        if prompts is None:
+            prompts, where = rl_records(c)
         if self.algo.needs_experts:
-            prompt_recs = with_solutions(prompt_recs)
-        max_prompt = int(c.data.max_prompt_len)
+            if experts is None:
+                experts = expert_records(c)
+            prompt_recs = with_solutions(prompts_from_experts(prompts, experts))
+        else:
+            prompt_recs = prompts
+        max_prompt = int(c.data.rl.max_prompt_len)
         self.prompts, self.dropped_prompts = tokenize_prompts(prompt_recs, self.tok, self.fmt, max_prompt, stops)
         if not len(self.prompts):
-            raise ValueError("no RL prompts left after tokenization / length filtering")
+            raise ValueError(f"data.rl: no RL prompts left from {where} after dropping {self.dropped_prompts} "
+                             f"(without an answer, or longer than data.rl.max_prompt_len={max_prompt})")
         self.prompt_len = max_prompt or length_bucket(max(len(p) for p in self.prompts.prompt_ids))
-        self.eval_set = None
-        if eval_recs:
-            self.eval_set, _ = tokenize_prompts(eval_recs, self.tok, self.fmt, 0, stops)
+        # Evaluation: the one evaluator (jaxpt.eval.scorer) on the given records or the eval section's sets.
+        from jaxpt.eval.scorer import Scorer
+
+        sets = {"heldout": list(eval_records)} if eval_records is not None else (
+            eval_sets(c) if (c.eval.benchmarks or c.eval.source) else {})
+        vt, vw = float(r.verifier_timeout_s) or None, int(r.verifier_workers) or None
+        self.scorer = Scorer.from_config(c, self.tok, sets, verify_timeout_s=vt, verify_workers=vw) \
+            if sets and any(sets.values()) else None
 
         # Shapes and settings.
         self.G = self.algo.group_size
@@ -271,12 +275,8 @@ class RLRunner:
         self.updates_per_step = int(r.ppo_epochs) * self.num_mb
 
         # Optimizer, steps.
-        o = c.optim
         total_updates = int(r.total_steps) * self.updates_per_step
-        self.tx, self.schedule = sft_step.make_optimizer(
-            lr=float(o.lr), total_steps=total_updates, warmup_steps=int(o.warmup_steps), schedule=o.schedule,
-            min_lr_ratio=float(o.min_lr_ratio), b1=float(o.b1), b2=float(o.b2), eps=float(o.eps),
-            weight_decay=float(o.weight_decay), clip_norm=float(o.clip_norm))
+        self.tx, self.schedule = optimizer_for(c, "rl", total_updates)
         self.state_sh = sft_step.state_shardings(self.cfg, self.tx, self.sharder)
         loss_cfg = self.algo.loss
         if loss_cfg.agg_mode == "seq-mean-token-sum" and not loss_cfg.agg_constant:
@@ -385,40 +385,21 @@ class RLRunner:
 
     # -------------------------------------------------------------------------------------------- evaluation
     def evaluate(self, params) -> Optional[float]:
-        """Greedy (or eval.n sampled) accuracy on the held-out records via the sampler + verifier."""
+        """The score on the eval sets (jaxpt.eval.scorer; eval_fn when given); per-set scores go to
+        self.eval_details. None when there is nothing to evaluate."""
         self.eval_details = {}
-        if self.eval_fn is not None:
-            return float(self.eval_fn(Model(self.cfg, params, self.sharder, tokenizer_dir=str(self.tok_dir))))
-        if self.c.eval.benchmarks:
-            return self.evaluate_benchmarks(params)
-        if self.eval_set is None or not len(self.eval_set):
-            return None
-        return float(np.mean(self.eval_correct(params)))
-
-    def evaluate_benchmarks(self, params) -> float:
-        """Count-weighted pass@1 (avg@n) over eval.benchmarks via jaxpt.eval, with the RL prompt format."""
-        from jaxpt.data.formatting import encode_prompts
-        from jaxpt.eval import evaluate_benchmarks
-
-        e, r = self.c.eval, self.c.rl
-        names = [n.strip() for n in str(e.benchmarks).split(",") if n.strip()]
         model = Model(self.cfg, params, self.sharder, tokenizer_dir=str(self.tok_dir))
-        results, overall = evaluate_benchmarks(
-            model, self.tok, names, limit=int(e.benchmark_limit) or None, k=int(e.n), temperature=float(e.temperature),
-            max_new_tokens=int(e.max_new_tokens or self.N), batch_size=int(e.batch_prompts or 64) * int(e.n),
-            prompt_fn=lambda q: list(encode_prompts(self.tok, [q], self.fmt)[0]), top_p=float(e.top_p),
-            seed=int(self.c.seed) + 7777, progress=False, verify_timeout_s=float(r.verifier_timeout_s) or None,
-            verify_workers=int(r.verifier_workers) or None)
-        self.eval_details = {f"eval/{name}": res.metrics.get("pass@1", float("nan")) for name, res in results.items()}
-        return float(overall["pass@1"])
-
-    def eval_correct(self, params, prompt_set: Optional[PromptSet] = None) -> np.ndarray:
-        """Per-sample verifier verdicts [n_problems * eval.n] on the held-out set (or `prompt_set`)."""
-        e = self.c.eval
-        settings = SampleSettings(max_new_tokens=int(e.max_new_tokens or self.N), temperature=float(e.temperature),
-                                  top_p=float(e.top_p), n=int(e.n), eos_ids=self.eos_ids, pad_id=self.pad_id)
-        return evaluate_correct(params, self.cfg, prompt_set or self.eval_set, self.tok, settings, self.reward_fn,
-                                self.sharder, int(e.batch_prompts), seed=int(self.c.seed) + 7777)
+        if self.eval_fn is not None:
+            score = self.eval_fn(model)
+        elif self.scorer is not None:
+            score = self.scorer(model)
+        else:
+            return None
+        if hasattr(score, "overall"):
+            self.eval_details = {f"eval/{name}": v for name, v in score.per.items()}
+            self.eval_details["eval/truncated"] = score.truncated
+            return float(score.overall)
+        return float(score)
 
     # -------------------------------------------------------------------------------------------- FLOPs
     def step_flops(self, col: dict, batch_info: dict, batch: dict) -> Tuple[float, dict]:
@@ -467,7 +448,7 @@ class RLRunner:
     def run(self) -> RLResult:
         c, r = self.c, self.c.rl
         ckpt = TrainCheckpointer(self.workdir / "checkpoints", int(c.checkpoint.max_to_keep))
-        it = PromptIterator(len(self.prompts), seed=int(c.data.shuffle_seed))
+        it = PromptIterator(len(self.prompts), seed=int(c.data.rl.shuffle_seed))
         latest = ckpt.latest_step()
         progress = {"step": 0, "rl_flops": 0.0, "history": [], "gen_rounds": 0, "samples": 0}
         if latest is not None and not c.checkpoint.resume:
@@ -495,7 +476,7 @@ class RLRunner:
         if start == 0:
             writer.write(0, {"data/prompts": len(self.prompts), "data/dropped_prompts": self.dropped_prompts,
                              "data/prompt_len": self.prompt_len,
-                             "data/eval_records": len(self.eval_set) if self.eval_set is not None else 0,
+                             "data/eval_records": len(self.scorer.records) if self.scorer is not None else 0,
                              "flops/forward_per_token": flops_lib.forward_flops_per_token(self.cfg, self.prompt_len)})
         step_metrics: List[dict] = []
         stopped = False
@@ -506,6 +487,9 @@ class RLRunner:
             if acc is None:
                 return False
             progress["history"].append((step, float(progress["rl_flops"]), acc))
+            per = {k[len("eval/"):]: v for k, v in self.eval_details.items() if k != "eval/truncated"}
+            progress.setdefault("evals", []).append({"step": step, "rl_flops": float(progress["rl_flops"]),
+                                                     "overall": acc, "per": per})
             m = {"eval/accuracy": acc, "eval/seconds": time.perf_counter() - t0,
                  "flops/rl_cumulative": float(progress["rl_flops"]), **getattr(self, "eval_details", {})}
             writer.write(step, m)
@@ -515,8 +499,8 @@ class RLRunner:
                                                 "accuracy": acc, **m}))
             return False
 
-        every = int(c.eval.every)
-        if start == 0 and c.eval.at_start and every > 0:
+        every = int(r.eval_every)
+        if start == 0 and r.eval_at_start and every > 0:
             stopped = do_eval(0)
         bar = None
         if c.log.progress and self.is_main:
@@ -565,9 +549,9 @@ class RLRunner:
                     bar.update(1)
                     bar.set_postfix(acc=f"{metrics['rollout/accuracy']:.3f}", kept=f"{metrics['ds/kept_groups']:.0f}",
                                     rounds=metrics["ds/rounds"], s=f"{metrics['perf/step_s']:.2f}")
-                if every > 0 and (step % every == 0 or (step == total and c.eval.at_end)):
+                if every > 0 and (step % every == 0 or (step == total and r.eval_at_end)):
                     stopped = do_eval(step)
-                ck_every = int(c.checkpoint.every)
+                ck_every = int(r.checkpoint_every)
                 if (ck_every and step % ck_every == 0) or step == total or stopped or step == stop_at:
                     ckpt.save(step, state, {"prompts": it.state_dict(), "progress": progress})
         finally:
@@ -579,13 +563,14 @@ class RLRunner:
         ckpt.close()
         writer.close()
         final_dir = None
-        if c.checkpoint.export_final and step >= total:
+        if r.export_final and step >= total:
             final_dir = str(export_model(state["params"], self.cfg, self.workdir / "final_model", str(self.tok_dir),
                                          self.sharder, {"step": step, "rl_flops": progress["rl_flops"],
                                                         "history": progress["history"]}))
         return RLResult(workdir=str(self.workdir), history=[tuple(h) for h in progress["history"]], final_step=step,
                         rl_flops=float(progress["rl_flops"]), stopped_by_hook=stopped, final_model_dir=final_dir,
-                        checkpoint_dir=str(ckpt.directory), step_metrics=step_metrics, model_config=self.cfg,
+                        checkpoint_dir=str(ckpt.directory), step_metrics=step_metrics,
+                        evals=list(progress.get("evals", [])), model_config=self.cfg,
                         tokenizer_dir=str(self.tok_dir), state=state)
 
     def _step_metrics(self, col, binfo, batch, ms, f, finfo, progress, t_step, t_upd, t_end, gap_recompute):
@@ -643,7 +628,8 @@ class RLRunner:
         rnd = col["rounds"][0]
         for i in range(min(int(self.c.log.samples), len(rnd.texts))):
             p = int(rnd.prompt_ids[i // self.G])
-            f.write(json.dumps({"step": step, "question": self.prompts.records[p]["question"],
+            f.write(json.dumps({"step": step, "prompt": self.tok.decode(self.prompts.prompt_ids[p]),
+                                "question": self.prompts.records[p]["question"],
                                 "answer": self.prompts.answers[p], "response": rnd.texts[i],
                                 "correct": bool(rnd.correct[i]), "reward": float(rnd.reward[i]),
                                 "length": int(rnd.lengths[i])}) + "\n")
@@ -654,7 +640,7 @@ def run_rl(config=None, init=None, prompts=None, experts=None, eval_records=None
            eval_fn: Optional[Callable] = None) -> RLResult:
     """Runs (or resumes) RL.
 
-    config: partial dict/ConfigDict over jaxpt.rl.rl_config.default_config (rl.algorithm picks the paradigm).
+    config: partial dict/ConfigDict over jaxpt.config.rl_config() (rl.algorithm picks the paradigm).
     init: the initial policy: a Model, (ModelConfig, params), or a path (jaxpt checkpoint / HF dir);
         None = config.model.init_from. The caller's arrays are copied, never donated.
     prompts: optional records {question, answer[, solution]} instead of config.data; experts: optional

@@ -42,6 +42,7 @@ def paradigm(name: str, rl_algorithm: str = "dapo") -> Paradigm:
     return table[name]
 
 
+PARADIGMS = ("pure_sft", "pure_rl", "sequential", "luffy", "srft", "upt")
 SWITCH_MODES = ("mild", "stable", "step", "flops")
 
 
@@ -73,9 +74,10 @@ class Scheduler:
 
     @classmethod
     def from_config(cls, cfg) -> "Scheduler":
+        """From a config's `schedule` section (switch_step / switch_flops of 0 = unset)."""
         g = cfg.get
-        return cls(g("paradigm", "sequential"), g("rl_algorithm", "dapo"), g("switch_mode", "mild"),
-                   g("switch_step", None), g("switch_flops", None), g("delta", 0.02), g("delta2", 0.1),
+        return cls(g("paradigm", "sequential"), g("rl_algorithm", "grpo"), g("switch_mode", "mild"),
+                   g("switch_step", 0) or None, g("switch_flops", 0.0) or None, g("delta", 0.02), g("delta2", 0.1),
                    g("patience", 2), g("smoothing", 0.0))
 
     def objective(self) -> str:

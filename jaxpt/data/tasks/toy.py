@@ -196,3 +196,28 @@ def answer_of(question: str) -> int:
             total += sign * int(num)
             num, sign = "", (1 if ch == "+" else -1)
     return total
+
+
+# ------------------------------------------------------------------------------------ as a data source
+_CACHE: Dict[tuple, Dict[str, List[dict]]] = {}
+
+
+def splits_for(toy_cfg) -> Dict[str, List[dict]]:
+    """The splits a config's `data.toy` section describes (generated once per process and arguments)."""
+    get = toy_cfg.get if hasattr(toy_cfg, "get") else (lambda k, d=None: getattr(toy_cfg, k, d))
+    key = (str(get("preset", "uniform")), int(get("seed", 0)), float(get("noise", DEFAULT_NOISE)),
+           int(get("num_train", 0) or 0), int(get("num_val", 0) or 0))
+    if key not in _CACHE:
+        preset, seed, noise, num_train, num_val = key
+        if preset not in PRESETS:
+            raise ValueError(f"data.toy.preset = {preset!r}; known: {', '.join(PRESETS)}")
+        kw = {"num_train": num_train} if num_train else {}
+        if num_val:
+            kw["num_val"] = num_val
+        _CACHE[key] = make_splits(preset, seed=seed, noise=noise, **kw)
+    return _CACHE[key]
+
+
+def split(toy_cfg, name: str) -> List[dict]:
+    """One split ("train", "val", "test" or "rl_prompts") as a fresh list."""
+    return list(splits_for(toy_cfg)[name])

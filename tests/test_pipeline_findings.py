@@ -1,6 +1,6 @@
 """The study's finding checks on hand-made numbers."""
-from jaxpt.schedule import findings as F
-from jaxpt.schedule.study import scene_ceilings
+from jaxpt.pipeline import findings as F
+from jaxpt.pipeline.study import scene_ceilings
 
 
 def test_paradigm_finding():

@@ -1,13 +1,13 @@
-"""Helpers of the toy-scale study: which SFT checkpoints RL branches from, and ceilings per data set."""
+"""Helpers of the study: which SFT checkpoints RL branches from, and ceilings per data set."""
 from typing import Dict, List
 
 
 def pick_branches(sft, n: int = 3) -> List[int]:
     """Up to n evaluated SFT steps: the scheduler's branch (minimum validation loss), one well before it
     (half-way through the adaptive phase) and the last evaluation (past the minimum), de-duplicated."""
-    steps = [h[0] for h in sft.result.history if h[0] > 0]
+    steps = [s for s in sft.steps if s > 0]
     scored = [s for s in steps if s in sft.scores] or steps
-    best = sft.decision.branch_step
+    best = sft.branch_step
     picks = [best]
     before = [s for s in scored if s < best]
     if before and n > 1:

@@ -1,0 +1,1 @@
+"""Data sets generated in code (no downloads). `toy`: the embedded arithmetic task of `make run`."""
