@@ -23,6 +23,7 @@ import re
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![A-Za-z])")
 GROUP_GAP_CHARS = 160
+MAX_RUN = 64  # boxes in one answer, at most
 
 _CONNECTOR_WORDS = (
     "and", "or", "und", "oder", "et", "ou", "y", "o", "e", "и", "или", "和", "或", "与", "以及", "及",
@@ -139,12 +140,12 @@ def final_run(text: str, boxes: list[tuple[int, int, str]], loose: bool) -> list
     if not boxes:
         return []
     accept = _is_group_gap if loose else _is_connector_gap
-    run = [boxes[-1]]
-    for prev in reversed(boxes[:-1]):
-        if not accept(text[prev[1] : run[0][0]]):
+    run = [boxes[-1]]  # built backwards
+    for prev in reversed(boxes[-MAX_RUN:-1]):
+        if not accept(text[prev[1] : run[-1][0]]):
             break
-        run.insert(0, prev)
-    return [b[2] for b in run]
+        run.append(prev)
+    return [b[2] for b in reversed(run)]
 
 
 __all__ = ["find_boxes", "last_boxed", "final_run", "brace_partners", "GROUP_GAP_CHARS"]

@@ -27,12 +27,16 @@ from dataclasses import dataclass
 from jaxpt.rewards.boxes import brace_partners, find_boxes, final_run, last_boxed
 from jaxpt.rewards.grading import Grading, resolve_grading
 from jaxpt.rewards.markers import looks_prose, marker_answer
-from jaxpt.rewards.mathspans import last_math_answer, last_number, math_segments
+from jaxpt.rewards.mathspans import computation_result, last_math_answer, last_number, math_segments
 
 BARE_MAX_CHARS = 500  # the longest benchmark gold is ~230 characters
+# Markers, math and numbers are looked for in the last this many characters (about 25k tokens): an
+# answer sits at the end, and hostile megabytes of text stay cheap. Boxes are found anywhere.
+TAIL_CHARS = 100_000
 _THINK_OPEN_RE = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE_RE = re.compile(r"</think>", re.IGNORECASE)
-_WORD_RE = re.compile(r"(?<![\\\w])[^\W\d_]{3,}")  # a word of letters, not a LaTeX command
+# A word of letters that is no LaTeX command and does not join answers ("$x=2$ or $x=3$").
+_WORD_RE = re.compile(r"(?<![\\\w])(?!(?:or|and)(?![^\W\d_]))[^\W\d_]{2,}", re.IGNORECASE)
 _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mbox|mathrm|operatorname)\s*\{[^{}]*\}")
 _BARE_BOX_AT_END_RE = re.compile(r"\\(?:boxed|fbox|framebox)\s+[^{\s][^\s$]*\s*$")
 
@@ -104,13 +108,14 @@ def extract(text, grading=None, truncated: bool = False) -> Extraction:
     boxed = _from_boxes(section, truncated)
     if boxed is not None or mode is Grading.STRICT:
         return boxed or NO_ANSWER
+    section = section[-TAIL_CHARS:]
     marked = marker_answer(section, truncated)
     if marked is not None:
         return Extraction(marked, (), "marker")
     if truncated:
         return NO_ANSWER
     if looks_bare(section):
-        return Extraction(section.strip(), (), "bare")
+        return Extraction(computation_result(section.strip()), (), "bare")  # "1+2=3" answers 3
     math, number = last_math_answer(section), last_number(section)
     if math is not None and (number is None or math[0] >= number[0]):
         return Extraction(math[1], (), "math")

@@ -144,20 +144,20 @@ def compare_answers(a: Answer, b: Answer) -> bool | None:
             return True
         return False if (a.is_text and b.is_text) else None
     na, nb = parse(a.text), parse(b.text)
-    candidates = [(na, nb)]
-    if a.percent:
-        candidates.append((_scaled(na), nb))
-    if b.percent:
-        candidates.append((na, _scaled(nb)))
+    readings_a, readings_b = [na], [nb]
     # "3,5" against a single number: a decimal comma (POLICY in notation.py).
-    if nb is not None and nb.kind == "num":
-        alt = decimal_comma_reading(a.text)
-        if alt is not None:
-            candidates.append((parse(alt), nb))
-    if na is not None and na.kind == "num":
-        alt = decimal_comma_reading(b.text)
-        if alt is not None:
-            candidates.append((na, parse(alt)))
+    if nb is not None and nb.kind == "num" and decimal_comma_reading(a.text) is not None:
+        readings_a.append(parse(decimal_comma_reading(a.text)))
+    if na is not None and na.kind == "num" and decimal_comma_reading(b.text) is not None:
+        readings_b.append(parse(decimal_comma_reading(b.text)))
+    candidates = []
+    for x in readings_a:
+        for y in readings_b:
+            candidates.append((x, y))
+            if a.percent:
+                candidates.append((_scaled(x), y))
+            if b.percent:
+                candidates.append((x, _scaled(y)))
     verdicts = [compare_nodes(x, y) for x, y in candidates]
     if any(v is True for v in verdicts):
         return True

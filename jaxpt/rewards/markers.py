@@ -32,16 +32,15 @@ _MARKERS = (
 )
 _CJK_MARKERS = (r"(?:最终)?答案\s*(?:是|为|:|：)", r"答\s*[:：]", r"答え\s*(?:は|:|：)", r"解答\s*(?:は|:|：)", r"정답\s*(?:은|는|:)",
                 r"답\s*(?:은|:)")
-MARKER_RE = re.compile(
-    "|".join([_L + m for m in _MARKERS] + list(_CJK_MARKERS)), re.IGNORECASE
-)
+MARKER_RE = re.compile(_L + "(?:" + "|".join(_MARKERS) + ")|" + "|".join(_CJK_MARKERS), re.IGNORECASE)
 
 # A marked answer ends at a line end, or a sentence end (a period not inside a number, 。, !, ?).
 _SENTENCE_END_RE = re.compile(r"\n|\.(?!\d)(?=\s|$)|[。！？!?](?=\s|$)|[。！？]")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 
 # Prose: two words of letters (any script, LaTeX commands excluded) in a row, or a run of CJK.
-_PROSE_RE = re.compile(r"(?<![\\\w])[^\W\d_]{2,}[,.;:]?\s+(?<!\\)[^\W\d_]{2,}|[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]{2}")
+_PROSE_RE = re.compile(r"(?<![\\\w])[^\W\d_]{2,}[,.;:]?\s+(?<!\\)[^\W\d_]{2,}"
+                       r"|[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]{2}")
 _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mbox|mathrm|operatorname)\s*\{[^{}]*\}")
 
 _LEADING_NUMBER_RE = re.compile(r"^[-+]?(?:\\\$|\$)?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![\d\w.^_{\\])")
@@ -53,7 +52,7 @@ _COPULA_RE = re.compile(
 _LONE_NAME_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*$")
 # "8, not 9" / "5 cm, which ...": a comma then a word (not a LaTeX command, not a one-letter name)
 # starts a clause after the answer.
-_CLAUSE_AFTER_ANSWER_RE = re.compile(r",\s*(?<!\\)(?=[^\W\d_]{2,})")
+_CLAUSE_AFTER_ANSWER_RE = re.compile(r"(?:,\s*(?<!\\)(?=[^\W\d_]{2,})|[，、；]\s*(?=[^\W\d_]))")
 
 
 def looks_prose(text: str) -> bool:

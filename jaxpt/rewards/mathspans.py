@@ -21,11 +21,13 @@ from jaxpt.rewards.markers import looks_prose
 # A number as a model would write it: sign, thousands separators (comma, or a thin / no-break space),
 # decimals, a simple fraction.
 _NUMBER_RE = re.compile(r"-?\d+(?:(?:,|[\u202f\u00a0\u2009])\d{3})*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
-_DISPLAY_RE = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.S)
+_DISPLAY_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"))
 MAX_SEGMENT_CHARS = 1000
 # Top-level relation signs that end a computation: "2 \cdot 42 = 84" answers 84.
 _EQ_RE = re.compile(r"(?<![<>!\\])=(?!=)|\\approx(?![A-Za-z])|≈")
-_LONE_NAME_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?(?:\([A-Za-z]\))?\s*$")
+_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+_LETTER_RE = re.compile(r"[A-Za-z]")
+_LONE_NAME_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?(?:\([^()=]{1,20}\))?\s*$")
 
 
 def _inline_dollar_segments(text: str):
@@ -58,10 +60,27 @@ def _inline_dollar_segments(text: str):
             i = j  # the failed closer may open the next segment
 
 
+def _delimited(text: str, opener: str, closer: str):
+    """(start, end, content) of each opener...closer segment, left to right, in one linear pass: once
+    no closer follows an opener, none follows any later opener either."""
+    i = text.find(opener)
+    while i >= 0:
+        j = text.find(closer, i + len(opener))
+        if j < 0:
+            return
+        yield i, j + len(closer), text[i + len(opener) : j]
+        i = text.find(opener, j + len(closer))
+
+
 def math_segments(text: str) -> list[tuple[int, int, str]]:
     """Delimited math segments as (start, end, content), sorted by end."""
-    segs = [(m.start(), m.end(), next(g for g in m.groups() if g is not None)) for m in _DISPLAY_RE.finditer(text)]
-    starts = [s for s, _, _ in segs]  # display segments do not overlap: bisect finds the one around
+    found = sorted(seg for opener, closer in _DISPLAY_DELIMS for seg in _delimited(text, opener, closer))
+    segs, last_end = [], -1
+    for seg in found:  # a segment inside an earlier one ("\(" within "$$...$$") is part of it
+        if seg[0] >= last_end:
+            segs.append(seg)
+            last_end = seg[1]
+    starts = [s for s, _, _ in segs]  # kept segments do not overlap: bisect finds the one around
     for s, e, c in _inline_dollar_segments(text):
         k = bisect.bisect_right(starts, s) - 1
         if k < 0 or s >= segs[k][1]:
@@ -70,16 +89,22 @@ def math_segments(text: str) -> list[tuple[int, int, str]]:
     return sorted(segs, key=lambda x: x[1])
 
 
+def _has_variables(expr: str) -> bool:
+    return _LETTER_RE.search(_COMMAND_RE.sub(" ", expr)) is not None
+
+
 def computation_result(expr: str) -> str:
-    """``2 \\cdot 42 = 84`` -> ``84``; ``a = b = 5`` -> ``5``; ``x = 5`` and ``y = 2x + 1`` stay whole
-    (an assignment is compared by its value anyway, and its name says what was asked)."""
+    """The result of a written computation: ``2 \\cdot 42 = 84`` -> ``84``, ``x = 2 + 3 = 5`` -> ``5``.
+    An equation with variables stays whole: ``x = 5``, ``y = 2x + 1`` and ``x^2 + y^2 = 1`` are
+    statements, compared as such."""
     parts = _EQ_RE.split(expr)
-    if len(parts) < 2:
+    if len(parts) < 2 or not parts[-1].strip():
         return expr
-    if len(parts) == 2 and _LONE_NAME_RE.match(parts[0]):
-        return expr
-    last = parts[-1].strip()
-    return last or expr
+    if any(_has_variables(p) for p in parts[:-1]):
+        if not (len(parts) > 2 and _LONE_NAME_RE.match(parts[0])
+                and not any(_has_variables(p) for p in parts[1:-1])):
+            return expr
+    return parts[-1].strip()
 
 
 def last_math_answer(text: str) -> tuple[int, str] | None:

@@ -80,6 +80,7 @@ _WORD_JOIN_RE = re.compile(r"\\" + _TEXT_CMDS + r"\s*\{\s*(?:or|and)\s*\}|\s+(?:
 _TRAILING_UNIT_RE = re.compile(
     r"^(.*?\S)\s*\\" + _TEXT_CMDS + r"\s*\{(?!\s*[ie]\s*\})[^{}]*\}\s*(?:\^\s*\{?\d\}?)?$", re.S
 )
+_STARTS_NUMERIC_RE = re.compile(r"^\s*[-+]?\d")
 _WHOLE_TEXT_RE = re.compile(r"^\\" + _TEXT_CMDS + r"\s*\{([^{}]*)\}$")
 _TEXT_UNWRAP_RE = re.compile(r"\\" + _TEXT_CMDS + r"\s*\{([^{}]*)\}")
 # "18 dollars", "5 cm", "3 m": a word of 2+ letters, or one of the one-letter SI units (never a
@@ -145,6 +146,8 @@ def _normalize(answer: str) -> Answer | None:
 
     is_text = False
     whole = _WHOLE_TEXT_RE.match(s)
+    if whole and _STARTS_NUMERIC_RE.match(whole.group(1)):
+        s, whole = whole.group(1).strip(), None  # \text{5 euros}: a number with its unit, not a word
     if whole:
         s, is_text = whole.group(1).strip(), True
     else:

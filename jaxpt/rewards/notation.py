@@ -76,7 +76,8 @@ def ungroup_digits(s: str) -> str:
 _CURRENCY_SIGNS = "€£¥₹₽₩₺₴₱₦₫₪฿¢"
 _CURRENCY_CODES = r"USD|EUR|GBP|JPY|CNY|RMB|INR|RUB|KRW|CHF|CAD|AUD|BRL|MXN|PLN|TRY"
 _LEADING_MONEY_RE = re.compile(
-    r"^([-+]?)\s*(?:(?:US|R|A|C|NZ|HK|S)?\$|Rs\.?|[" + _CURRENCY_SIGNS + r"]|(?:" + _CURRENCY_CODES + r")\b)\s*(?=[\d.])"
+    r"^([-+]?)\s*(?:(?:US|R|A|C|NZ|HK|S)?\$|Rs\.?|[" + _CURRENCY_SIGNS + r"]|(?:" + _CURRENCY_CODES + r")\b)"
+    r"\s*(?=[\d.])"
 )
 _TRAILING_MONEY_RE = re.compile(r"(?<=\d)\s*(?:[" + _CURRENCY_SIGNS + r"]|\b(?:" + _CURRENCY_CODES + r"))\s*$")
 _NUMBER_THEN_REST_RE = re.compile(r"^([-+]?[\d.,]*\d(?:/\d+)?)\s*(\S.*)$")
@@ -112,5 +113,5 @@ def decimal_comma_reading(text: str) -> str | None:
     return f"{whole}.{frac}"
 
 
-__all__ = ["decimal_comma_reading", "canonical_relations", "tidy_relation_spacing", "canonical_matrices", "ungroup_digits",
-           "strip_money_and_foreign_units"]
+__all__ = ["decimal_comma_reading", "canonical_relations", "tidy_relation_spacing", "canonical_matrices",
+           "ungroup_digits", "strip_money_and_foreign_units"]

@@ -14,7 +14,8 @@ POLICY where the field disagrees (ours, applied the same way on the symbolic pat
   ``(\\frac13, \\frac23)``; ``0.66`` does not round 2/3, ``1.4`` has too few places). A whole answer
   keeps the stricter rule of ``tolerance.py`` (``0.33`` is not ``\\frac13``): a vector or interval of
   rounded entries is the usual way to report one, a lone rounded number is an imprecise answer.
-* Intervals read from inequalities keep their variable: ``x < 3`` is not ``y < 3``.
+* Intervals read from inequalities keep their variable: ``x < 3`` is not ``y < 3``. Inequalities
+  in one variable joined by "or" (a list) are the union of their solutions.
 """
 from __future__ import annotations
 
@@ -99,9 +100,19 @@ def _in_order(a: list, b: list, cmp_rounded) -> bool | None:
     return all_of(cmp_rounded(x, y) for x, y in zip(a, b))
 
 
+def _inequalities_as_union(node: Node) -> Node:
+    """``x < -2, x > 2`` (from "x < -2 or x > 2"): the union of the solutions; else unchanged."""
+    items = node.items
+    if node.shape == "list" and all(i is not None and i.kind == "seq" and i.var for i in items) \
+            and len({i.var for i in items}) == 1:
+        return Node("seq", shape="union", items=items, var=items[0].var)
+    return node
+
+
 def compare_sequences(a: Node, b: Node, cmp, cmp_rounded) -> bool | None:
     """Both ``a`` and ``b`` are seq nodes. ``cmp`` compares elements, ``cmp_rounded`` entries under
     the rounding rule (module doc)."""
+    a, b = _inequalities_as_union(a), _inequalities_as_union(b)
     sa, sb = a.shape, b.shape
     if sa in ORDERED and sb in ORDERED:
         if sa != sb or len(a.items) != len(b.items):

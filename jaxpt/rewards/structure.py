@@ -43,10 +43,12 @@ ORDERED = {"()", "[]", "[)", "(]"}
 UNORDERED = {"set", "list"}
 _ORDERED, _UNORDERED = ORDERED, UNORDERED
 _MATRIX_RE = re.compile(r"^\\begin\{(pmatrix)\}(.*)\\end\{\1\}$", re.S)
-_LONE_VAR_RE = re.compile(r"^(?:[A-Za-z]|\\(?:" + "|".join(sorted(g[1:] for g in GREEK)) + r"))(?:_\{?[A-Za-z0-9]+\}?)?$")
+_GREEK_NAMES = "|".join(sorted(g[1:] for g in GREEK))
+_LONE_VAR_RE = re.compile(r"^(?:[A-Za-z]|\\(?:" + _GREEK_NAMES + r"))(?:_\{?[A-Za-z0-9]+\}?)?$")
 _RELATION_OPS = ("<", ">", "\\le", "\\ge", "\\ne")
 _FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "\\ne": "\\ne"}
-_ASSIGN_RE = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*=\s*([^=<>]+)$")
+# x = 3, a_1 = 3, f(2) = 7: a name (or a function value) and what it equals.
+_ASSIGN_RE = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\([^()=<>]{1,20}\))?)\s*=\s*([^=<>]+)$")
 _INF_RE = re.compile(r"^([+-]?)\\infty$")
 _BASE_RE = re.compile(r"^([0-9A-Za-z]+)_\{?(\d+)\}?$")
 _OPEN = "([{"

@@ -17,24 +17,21 @@ math-verify's timeouts use ``signal.alarm``; they are disabled here (``parsing_t
 from __future__ import annotations
 
 import logging
-from fractions import Fraction
 
 import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig
 from math_verify import grader as mv_grader
 from math_verify import parse as mv_parse
-from sympy import Basic, Float, FiniteSet, Interval, MatrixBase, Set, Tuple
+from sympy import Basic, FiniteSet, Interval, MatrixBase, Pow, Set, Tuple, Union
 from sympy.matrices.expressions import MatrixExpr
 
 from jaxpt.rewards.structure import split_top
-from jaxpt.rewards.tolerance import EXACT_DIGITS_AGREEMENT, REL_TOL, decimal_places, rounds_to
+from jaxpt.rewards.symbolic_numbers import is_plain_number, numbers_equal
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout disabled" warnings: we know
 
 _CONFIG = (LatexExtractionConfig(), ExprExtractionConfig())
 _MAX_DEPTH = 8
-_PRECISION = 50  # digits for numeric checks of exact values
-_SPECIAL = (sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
 
 
 def parse_answer(text: str, is_text: bool = False):
@@ -44,64 +41,6 @@ def parse_answer(text: str, is_text: bool = False):
         if isinstance(item, (Basic, MatrixBase)):
             return item
     return None
-
-
-def _is_plain_number(x) -> bool:
-    return (
-        isinstance(x, sympy.Expr)
-        and not isinstance(x, (MatrixBase, Tuple))
-        and x.is_number
-    )
-
-
-def _rounded_match(a: sympy.Expr, b: sympy.Expr) -> bool:
-    """A decimal (``0.33``) against an exact value that rounds to it (``sequences.py`` POLICY)."""
-    for lit, other in ((a, b), (b, a)):
-        if isinstance(lit, Float) and not other.has(Float):
-            text = repr(float(lit))  # the shortest decimal that reads back as this float: as written
-            places = decimal_places(text)
-            if places is None:
-                return False
-            if other.is_Rational:
-                return rounds_to(text, places, q=(Fraction(int(other.p), int(other.q)), Fraction(0)))
-            value = complex(other.evalf(30))
-            return rounds_to(text, places, z=value)
-    return False
-
-
-def _numbers_equal(a: sympy.Expr, b: sympy.Expr, rounding: bool = False) -> bool:
-    if a == b:
-        return True
-    if rounding and _rounded_match(a, b):
-        return True
-    if a.has(*_SPECIAL) or b.has(*_SPECIAL):
-        return False
-    approx = a.has(Float) or b.has(Float)
-    if not approx:
-        # Exact values: sympy's own simplification of the difference first, so that values too
-        # close for 50 digits (10^{100} vs 10^{100}+1) are still told apart.
-        d = a - b
-        if d.is_Rational:
-            return d == 0
-        zero = d.is_zero
-        if zero is not None:
-            return bool(zero)
-    A, B = a.evalf(_PRECISION), b.evalf(_PRECISION)
-    if not (A.is_number and B.is_number) or A.has(*_SPECIAL) or B.has(*_SPECIAL):
-        return False
-    diff = abs(A - B)
-    scale = max(abs(A), abs(B))
-    if diff == 0:
-        return True
-    if approx:
-        return bool(diff <= REL_TOL * scale)
-    if A == 0 or B == 0:
-        # Is the other side an exact zero that evaluated to a tiny residue? Only a proof counts:
-        # 10^{-60} is a tiny non-zero exact value and must not equal 0.
-        other = b if A == 0 else a
-        return bool(sympy.simplify(other) == 0)
-    # Exact values sympy could not simplify: agreement to 40 of 50 digits is taken as equality.
-    return bool(diff <= EXACT_DIGITS_AGREEMENT * scale)
 
 
 def _assignment_rhs(x):
@@ -120,7 +59,12 @@ def _in_order(xs, ys, depth) -> bool:
 
 
 def _explicit(x):
-    """A sum or product of explicit matrices as the matrix it is."""
+    """A sum, product or integer power of explicit matrices as the matrix it is."""
+    if isinstance(x, Pow) and isinstance(x.base, MatrixBase) and x.exp.is_Integer:
+        try:
+            return x.base ** int(x.exp)  # A^{-1}, A^2
+        except Exception:
+            return x
     if isinstance(x, MatrixExpr) and not isinstance(x, MatrixBase):
         try:
             x = x.doit()
@@ -142,6 +86,16 @@ def _inequality_set(rel):
         return next(iter(symbols)), _as_set(rel)
     except Exception:
         return None
+
+
+def _union_of_inequalities(x):
+    """``x < -2, x > 2`` ("x < -2 or x > 2") as the union of the solutions; else unchanged."""
+    if not isinstance(x, FiniteSet) or len(x.args) < 2 or not all(mv_grader.is_relation(r) for r in x.args):
+        return x
+    solved = [_inequality_set(r) for r in x.args]
+    if any(s is None or s[1] is None for s in solved) or len({s[0] for s in solved}) != 1:
+        return x
+    return Union(*[s[1] for s in solved])
 
 
 def _unordered_equal(xs, ys, depth) -> bool:
@@ -190,6 +144,7 @@ def expr_equal(g, p, depth: int = 0, rounding: bool = False) -> bool:
             return True
     except Exception:
         pass
+    g, p = _union_of_inequalities(g), _union_of_inequalities(p)
     g_rel, p_rel = mv_grader.is_relation(g), mv_grader.is_relation(p)
     if g_rel and p_rel:
         if mv_grader.is_assignment_relation(g) and mv_grader.is_assignment_relation(p):
@@ -232,8 +187,8 @@ def expr_equal(g, p, depth: int = 0, rounding: bool = False) -> bool:
         return _in_order(sg, sp, depth)
     if isinstance(g, Set) or isinstance(p, Set):
         return isinstance(g, Set) and isinstance(p, Set) and _sets_equal(g, p, depth)
-    if _is_plain_number(g) and _is_plain_number(p):
-        return _numbers_equal(g, p, rounding)
+    if is_plain_number(g) and is_plain_number(p):
+        return numbers_equal(g, p, rounding)
     try:
         return bool(mv_grader.sympy_expr_eq(g, p, 6, 15, False, True))
     except Exception:
@@ -255,7 +210,7 @@ def _list_against_tuple(list_text: str, other, is_text: bool):
 
 
 def _percent_variants(x, percent: bool):
-    if percent and _is_plain_number(x):
+    if percent and is_plain_number(x):
         return [x, x / 100]
     return [x]
 
@@ -267,7 +222,9 @@ def symbolic_equal(a_text: str, a_percent: bool, a_is_text: bool, b_text: str, b
     b = parse_answer(b_text, b_is_text)
     if a is None or b is None:
         return False
-    ordered = _list_against_tuple(a_text, b, a_is_text) or _list_against_tuple(b_text, a, b_is_text)
+    ordered = _list_against_tuple(a_text, b, a_is_text)
+    if ordered is None:
+        ordered = _list_against_tuple(b_text, a, b_is_text)
     if ordered is not None:
         return ordered
     for x in _percent_variants(a, a_percent):

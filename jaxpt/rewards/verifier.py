@@ -133,6 +133,11 @@ class Verifier:
             preds = [_as_text(output)]  # a bare numeric answer, nothing to extract
         else:
             out_text = _as_text(output)
+            gold_text = _as_text(gold)
+            if (grading is Grading.LENIENT and not truncated and out_text is not None and gold_text is not None
+                    and out_text.strip() and out_text.strip() == gold_text.strip()):
+                delta["fast_path"] += 1
+                return True  # the gold itself, even one written as a sentence
             found = extract(out_text, grading, truncated) if out_text is not None else None
             preds = [] if found is None or found.answer is None else [found.answer]
         gold_raw = extract_gold(gold) if _as_text(gold) is not None else None
