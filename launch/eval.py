@@ -64,7 +64,9 @@ def main(argv):
     prompt_fn = make_prompt_fn(tokenizer, FLAGS.template or DEFAULT_TEMPLATE, chat_template=FLAGS.chat_template)
     out = pathlib.Path(FLAGS.out or f"eval_results/{pathlib.Path(FLAGS.checkpoint).name}-"
                                     f"{time.strftime('%Y%m%d-%H%M%S')}")
-    grading = "strict" if FLAGS.strict else "lenient"
+    from jaxpt.rewards.grading import EVAL_GRADING, Grading
+
+    grading = (Grading.STRICT if FLAGS.strict else EVAL_GRADING).value
     logging.info("evaluating %s (%.1fM params) on %s -> %s (%s grading)", FLAGS.checkpoint, model.num_params / 1e6,
                  ",".join(FLAGS.benchmarks), out, grading)
     results, overall = evaluate_benchmarks(

@@ -36,12 +36,13 @@ import threading
 
 from jaxpt.rewards.extract import extract, extract_answer
 from jaxpt.rewards.gold import gold_answer
-from jaxpt.rewards.grading import GRADING_MODES, Grading, resolve_grading
+from jaxpt.rewards.grading import EVAL_GRADING, GRADING_MODES, REWARD_GRADING, Grading, resolve_grading
 from jaxpt.rewards.verifier import DEFAULT_TIMEOUT_S, STAT_KEYS, Verifier, default_workers
 
 __all__ = [
     "verify", "verify_batch", "reward_fn", "gold_answer", "extract", "extract_answer", "get_verifier",
     "shutdown", "Verifier", "STAT_KEYS", "DEFAULT_TIMEOUT_S", "Grading", "GRADING_MODES", "resolve_grading",
+    "REWARD_GRADING", "EVAL_GRADING",
 ]
 
 _shared: dict[int, Verifier] = {}

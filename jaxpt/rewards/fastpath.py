@@ -68,9 +68,11 @@ def compare_nodes(a: Node | None, b: Node | None, rounding: bool = False) -> boo
     if ka == "time" or kb == "time":
         return times_equal(a.value, b.value) if ka == kb else False
     if ka == "rel" or kb == "rel":
-        if ka == kb and a.value == b.value and len(a.items) == len(b.items) \
-                and all_of(compare_nodes(x, y) for x, y in zip(a.items, b.items)) is True:
-            return True
+        if ka == kb and a.value == b.value and len(a.items) == len(b.items):
+            if all_of(compare_nodes(x, y) for x, y in zip(a.items, b.items)) is True:
+                return True
+            if a.value == ("\\ne",) and all_of(compare_nodes(x, y) for x, y in zip(a.items, b.items[::-1])) is True:
+                return True  # a \ne b is b \ne a
         other = b if ka == "rel" else a
         # A relation is no value: "x \ne 4" is not "x = 4". Against another relation or an interval
         # only sympy can tell equivalent forms apart (2x < 6 is x < 3).

@@ -29,6 +29,10 @@ class Grading(str, enum.Enum):
 
 
 GRADING_MODES = tuple(m.value for m in Grading)
+# The defaults, named once: rewards are strict, evaluations (launch.eval, the RL loop's benchmark
+# evaluation) lenient unless asked otherwise, so both report the same numbers for a checkpoint.
+REWARD_GRADING = Grading.STRICT
+EVAL_GRADING = Grading.LENIENT
 
 
 def resolve_grading(grading=None, strict: bool | None = None, default: Grading = Grading.LENIENT) -> Grading:
@@ -48,4 +52,4 @@ def resolve_grading(grading=None, strict: bool | None = None, default: Grading =
     return default
 
 
-__all__ = ["Grading", "GRADING_MODES", "resolve_grading"]
+__all__ = ["Grading", "GRADING_MODES", "REWARD_GRADING", "EVAL_GRADING", "resolve_grading"]

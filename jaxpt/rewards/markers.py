@@ -97,7 +97,7 @@ def marker_answer(text: str, truncated: bool = False) -> str | None:
     marker = _last_marker(text)
     if marker is None:
         return None
-    rest = text[marker.end() : marker.end() + 2000].lstrip(" \t\r\n*:：")
+    rest = text[marker.end() : marker.end() + 2000].lstrip(" \t\r\n*:：}")  # } closes \text{Answer:
     if not rest:
         return None
     for opener, closer in _DELIMS:

@@ -98,8 +98,8 @@ def computation_result(expr: str) -> str:
     An equation with variables stays whole: ``x = 5``, ``y = 2x + 1`` and ``x^2 + y^2 = 1`` are
     statements, compared as such."""
     parts = _EQ_RE.split(expr)
-    if len(parts) < 2 or not parts[-1].strip():
-        return expr
+    if len(parts) < 2 or not parts[-1].strip() or _has_variables(parts[-1]):
+        return expr  # "3 = x" is a statement about x, not the result x
     if any(_has_variables(p) for p in parts[:-1]):
         if not (len(parts) > 2 and _LONE_NAME_RE.match(parts[0])
                 and not any(_has_variables(p) for p in parts[1:-1])):
@@ -110,8 +110,8 @@ def computation_result(expr: str) -> str:
 def last_math_answer(text: str) -> tuple[int, str] | None:
     """(end position, answer) of the last math segment whose content is not prose, or None."""
     for start, end, content in reversed(math_segments(text)):
-        if looks_prose(content):
-            continue
+        if looks_prose(content) or _LONE_NAME_RE.match(content):
+            continue  # "... is $12$ for $x$": a name is not the answer
         return end, computation_result(content).rstrip(".,;").strip()
     return None
 

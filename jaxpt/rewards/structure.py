@@ -49,6 +49,9 @@ _RELATION_OPS = ("<", ">", "\\le", "\\ge", "\\ne")
 _FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "\\ne": "\\ne"}
 # x = 3, a_1 = 3, f(2) = 7: a name (or a function value) and what it equals.
 _ASSIGN_RE = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\([^()=<>]{1,20}\))?)\s*=\s*([^=<>]+)$")
+_SET_BUILDER_RE = re.compile(r"^\\\{\s*([A-Za-z])\s*(?:\\mid|\||:)\s*(.+)\\\}$")
+_REVERSED_ASSIGN_RE = re.compile(r"^([^=<>A-Za-z]+)=([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)$")  # 3 = x
+_TUPLE_ASSIGN_RE = re.compile(r"^(\([A-Za-z](?:,[A-Za-z])+\))=(\(.+\))$")  # (x,y)=(2,3)
 _INF_RE = re.compile(r"^([+-]?)\\infty$")
 _BASE_RE = re.compile(r"^([0-9A-Za-z]+)_\{?(\d+)\}?$")
 _OPEN = "([{"
@@ -133,6 +136,10 @@ def parse(s: str, depth: int = 0, is_text: bool = False) -> Node | None:
     if len(parts) > 1:
         return _unordered("list", parts, depth)
     if s.startswith("\\{") and s.endswith("\\}"):
+        m = _SET_BUILDER_RE.match(s)
+        if m:  # \{x \mid x > 2\}: the solutions of the condition
+            cond = parse(m.group(2), depth + 1)
+            return cond if cond is not None and cond.kind == "seq" and cond.var == m.group(1) else None
         return _unordered("set", split_top(s[2:-2], ","), depth)
     if s[0] in "([" and s[-1] in ")]" and _closing_index(s) == len(s) - 1:
         parts = split_top(s[1:-1], ",")
@@ -148,9 +155,12 @@ def parse(s: str, depth: int = 0, is_text: bool = False) -> Node | None:
     if s.count("\\pm") == 1:
         plus, minus = s.replace("\\pm", "+"), s.replace("\\pm", "-")
         return Node("seq", shape="list", items=[parse(plus, depth + 1), parse(minus, depth + 1)])
-    m = _ASSIGN_RE.match(s)
+    m = _ASSIGN_RE.match(s) or _TUPLE_ASSIGN_RE.match(s)
     if m:
         return Node("assign", var=m.group(1).replace("{", "").replace("}", ""), value=parse(m.group(2), depth + 1))
+    m = _REVERSED_ASSIGN_RE.match(s)
+    if m:
+        return Node("assign", var=m.group(2).replace("{", "").replace("}", ""), value=parse(m.group(1), depth + 1))
     return _scalar(s)
 
 
