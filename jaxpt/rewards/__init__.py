@@ -21,7 +21,9 @@ worker processes that run sympy/math-verify under a hard per-item time limit (``
 
 Policies: percent in ``normalize.py`` (``50\\%`` equals ``50`` and ``0.5``; ``50`` does not equal
 ``0.5``); tolerance in ``tolerance.py`` (exact values exactly; decimals to a relative 5e-6, never an
-absolute tolerance).
+absolute tolerance; rounded entries of tuples, intervals, matrices); sets vs lists vs tuples in
+``sequences.py``; several boxes in ``boxes.py``; decimal commas, digit grouping, relation and
+matrix spellings, money and units in ``notation.py``; clock times in ``clock.py``.
 
 The module-level functions share one ``Verifier`` per worker count; it starts its processes on the
 first item that needs sympy and stops them at interpreter exit (``shutdown()`` stops them now).

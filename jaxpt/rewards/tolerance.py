@@ -12,6 +12,9 @@ Tolerance policy:
   (``0.123457`` for 10/81, ``3.14159`` for pi) matches. The tolerance is *relative*, never absolute,
   so tiny distinct values stay distinct (``1e-7 != 2e-7``) and huge ones compare sensibly
   (``4.5e33 != 4.6e33``).
+* Rounding (entries of tuples, intervals and matrices only; POLICY in ``sequences.py``): a decimal
+  written with at least ``MIN_ROUNDED_PLACES`` places also equals an exact value that rounds to it
+  (``(0.33, 0.67)`` is ``(\\frac13, \\frac23)``). A whole answer ``0.33`` stays unequal to ``\\frac13``.
 """
 from __future__ import annotations
 
