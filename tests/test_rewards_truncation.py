@@ -76,3 +76,5 @@ def test_extract_answer_follows_the_mode_and_the_flag():
     assert extract_answer("The answer is 7.", grading="strict") is None
     assert extract_answer("The answer is 7.", truncated=True) == "7"
     assert extract_answer("<think>\\boxed{3}</think>", truncated=True) == "3"  # nothing after the reasoning
+    assert extract_answer("<think>so the answer is \\boxed{3}. Or is it", truncated=True) is None  # still thinking
+    assert extract_answer("<think>so the answer is \\boxed{3}. Or is it") == "3"

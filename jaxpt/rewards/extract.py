@@ -14,7 +14,8 @@ reasoning itself). Rules, in order; the first that yields something wins:
 
 Grading modes (``grading.py``): ``strict`` keeps rule 1 only. A *truncated* output (cut at the
 length limit) keeps rules 1-2, and only a complete answer: a closed box, a marker answer that ends
-before the cut. Rules 3-4 would read whatever number the cut left last.
+before the cut. Rules 3-4 would read whatever number the cut left last. An output cut inside its
+``<think>`` section has given no answer at all.
 
 Every scan here is linear in the text length (no nested quantifiers), so a megabyte of text or
 binary garbage costs milliseconds, never a hang.
@@ -104,6 +105,8 @@ def extract(text, grading=None, truncated: bool = False) -> Extraction:
     if not isinstance(text, str) or not text.strip():
         return NO_ANSWER
     mode = resolve_grading(grading)
+    if truncated and _THINK_OPEN_RE.search(text) and not _THINK_CLOSE_RE.search(text):
+        return NO_ANSWER  # cut off while still thinking: nothing in there is its final answer
     section = answer_section(text)
     boxed = _from_boxes(section, truncated)
     if boxed is not None or mode is Grading.STRICT:

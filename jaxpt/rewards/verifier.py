@@ -19,7 +19,7 @@ import os
 import threading
 from collections import OrderedDict
 
-from jaxpt.rewards.extract import extract, extract_gold
+from jaxpt.rewards.extract import NO_ANSWER, Extraction, extract, extract_gold
 from jaxpt.rewards.fastpath import compare_answers
 from jaxpt.rewards.grading import Grading, resolve_grading
 from jaxpt.rewards.normalize import Answer, normalize
@@ -129,25 +129,24 @@ class Verifier:
     # -- scoring ------------------------------------------------------------------------------
     def _prepare(self, output, gold, grading: Grading, truncated: bool, delta: dict):
         """-> bool verdict, or the (gold Answer, pred Answer) readings still to decide symbolically."""
+        out_text, gold_text = _as_text(output), _as_text(gold)
         if isinstance(output, (int, float)) and not isinstance(output, bool):
-            preds = [_as_text(output)]  # a bare numeric answer, nothing to extract
+            found = Extraction(out_text)  # a bare numeric answer, nothing to extract
+        elif (grading is Grading.LENIENT and not truncated and out_text is not None and gold_text is not None
+              and out_text.strip() and out_text.strip() == gold_text.strip()):
+            delta["fast_path"] += 1
+            return True  # the gold itself, even one written as a sentence
         else:
-            out_text = _as_text(output)
-            gold_text = _as_text(gold)
-            if (grading is Grading.LENIENT and not truncated and out_text is not None and gold_text is not None
-                    and out_text.strip() and out_text.strip() == gold_text.strip()):
-                delta["fast_path"] += 1
-                return True  # the gold itself, even one written as a sentence
-            found = extract(out_text, grading, truncated) if out_text is not None else None
-            preds = [] if found is None or found.answer is None else [found.answer]
-        gold_raw = extract_gold(gold) if _as_text(gold) is not None else None
-        if not preds or gold_raw is None:
+            found = extract(out_text, grading, truncated) if out_text is not None else NO_ANSWER
+        gold_raw = extract_gold(gold) if gold_text is not None else None
+        if found.answer is None or gold_raw is None:
             delta["no_answer"] += 1
             return False
         ref = normalize(gold_raw)
-        if len(preds) == 1 and not isinstance(output, (int, float)) and found.group:
+        preds = [found.answer]
+        if found.group and ref is not None and is_multi_valued(ref):
             joined = ", ".join(found.group)
-            if joined != preds[0] and ref is not None and is_multi_valued(ref):
+            if joined != found.answer:
                 preds.append(joined)  # "\boxed{3} and ... \boxed{11}" against a gold "3, 11"
         readings = [(ref, p) for p in (normalize(x) for x in preds) if p is not None]
         if ref is None or not readings:
