@@ -2,12 +2,12 @@
 
 A time is ``H:MM`` or ``H:MM:SS`` (two-digit minutes; ``3:4`` is a ratio, not a time), optionally
 with am/pm. Normalisation writes it as ``H:MM[:SS][ am|pm]``. Two times are equal when their
-minutes and seconds agree and their hours can be the same hour of the day:
+minutes and seconds agree and their hours name the same hour:
 
-* with am/pm, or written ``0:..``/``13:..``-``24:..``, or zero-padded (``02:30``), the hour is definite;
-* a bare ``1``-``12`` hour is a 12-hour reading without its half of the day: ``3:45`` is 3:45 or
-  15:45, so it equals ``15:45`` and ``3:45 pm`` but not ``4:45``;
-* ``12:00 am`` is midnight and ``12:00 pm`` noon.
+* with am/pm the hour of the day is definite (``12:00 am`` is midnight, ``12:00 pm`` noon), and
+  ``3:45 pm`` equals ``15:45``;
+* a time without am/pm is read as written: ``3:45`` equals ``3:45 am`` and ``3:45 pm`` (the half of
+  the day left out), but not ``15:45`` (another way of writing it, not the same answer).
 
 A time never equals a plain number: ``10:30`` is not the ratio 1/3 (which sympy would read).
 """
@@ -39,23 +39,25 @@ def canonical_time(s: str) -> str | None:
 
 
 def parse_time(text: str):
-    """(possible hours of the day, minute, second) of a canonical time, or None."""
+    """(hour as written, hour of the day or None without am/pm, minute, second), or None."""
     m = CANONICAL_TIME_RE.match(text)
     if not m:
         return None
     hour, minute, second, half = m.groups()
     h = int(hour)
-    if half:
-        hours = {h % 12 + (12 if half == "p" else 0)}
-    elif h == 0 or h >= 13 or hour.startswith("0"):
-        hours = {h % 24}
-    else:
-        hours = {h % 12, h % 12 + 12}
-    return frozenset(hours), int(minute), int(second or 0)
+    day_hour = h % 12 + (12 if half == "p" else 0) if half else None
+    return h, day_hour, int(minute), int(second or 0)
 
 
 def times_equal(a, b) -> bool:
-    return a[1:] == b[1:] and bool(a[0] & b[0])
+    if a[2:] != b[2:]:
+        return False
+    if a[1] is not None and b[1] is not None:
+        return a[1] == b[1]
+    if a[1] is None and b[1] is None:
+        return a[0] == b[0]
+    bare, half = (a, b) if a[1] is None else (b, a)
+    return bare[0] in (half[0], half[1])  # 3:45 vs 3:45 pm; 15:45 vs 3:45 pm
 
 
 __all__ = ["canonical_time", "parse_time", "times_equal", "CANONICAL_TIME_RE"]
