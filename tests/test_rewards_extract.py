@@ -125,6 +125,7 @@ def test_several_boxes(text, answer, group):
     ("The answer is: the value of $k$ equals $-3$.", "-3"),  # a lone name is not the answer
     ("The answer is 8, not 9.", "8"),
     ("The answer is 2, 3.", "2, 3"),
+    ("The answer is not 5; redoing the sum we get 7.", "7"),  # a negated marker gives no answer
 ])
 def test_markers_in_other_languages_and_marker_sentences(text, expected):
     assert extract_answer(text) == expected

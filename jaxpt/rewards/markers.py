@@ -49,6 +49,7 @@ _COPULA_RE = re.compile(
     r"(?<![^\W\d_])(?:is|are|equals?|was|be|ist|sind|est|sont|es|son|é|è|равн[аоы]?|是|为)(?![^\W\d_])|=",
     re.IGNORECASE,
 )
+_NEGATION_RE = re.compile(r"(?:not|n't|never|nicht|kein|pas|no\s|non\s|не\s|不)", re.IGNORECASE)
 _LONE_NAME_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*$")
 # "8, not 9" / "5 cm, which ...": a comma then a word (not a LaTeX command, not a one-letter name)
 # starts a clause after the answer.
@@ -98,8 +99,8 @@ def marker_answer(text: str, truncated: bool = False) -> str | None:
     if marker is None:
         return None
     rest = text[marker.end() : marker.end() + 2000].lstrip(" \t\r\n*:：}")  # } closes \text{Answer:
-    if not rest:
-        return None
+    if not rest or _NEGATION_RE.match(rest):
+        return None  # "the answer is not 5": no answer given here
     for opener, closer in _DELIMS:
         if rest.startswith(opener):
             end = rest.find(closer, len(opener))
