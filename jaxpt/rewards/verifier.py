@@ -19,7 +19,7 @@ import os
 import threading
 from collections import OrderedDict
 
-from jaxpt.rewards.extract import NO_ANSWER, Extraction, extract, extract_gold
+from jaxpt.rewards.extract import NO_ANSWER, Extraction, extract, extract_gold, looks_bare
 from jaxpt.rewards.fastpath import compare_answers
 from jaxpt.rewards.grading import Grading, resolve_grading
 from jaxpt.rewards.normalize import Answer, normalize
@@ -133,9 +133,9 @@ class Verifier:
         if isinstance(output, (int, float)) and not isinstance(output, bool):
             found = Extraction(out_text)  # a bare numeric answer, nothing to extract
         elif (grading is Grading.LENIENT and not truncated and out_text is not None and gold_text is not None
-              and out_text.strip() and out_text.strip() == gold_text.strip()):
+              and out_text.strip() and out_text.strip() == gold_text.strip() and not looks_bare(out_text)):
             delta["fast_path"] += 1
-            return True  # the gold itself, even one written as a sentence
+            return True  # the gold itself, written as a sentence (a bare gold takes the usual path)
         else:
             found = extract(out_text, grading, truncated) if out_text is not None else NO_ANSWER
         gold_raw = extract_gold(gold) if gold_text is not None else None
