@@ -2,9 +2,12 @@
 
     python -m bench.verifier [--workers N] [--timeout S]
 
-1. Agreement with our labelled pairs (tests/data/verifier_pairs.jsonl) and cases/s, per category,
-   for jaxpt (``Verifier.verify_batch``) and math-verify (``verify(parse(gold), parse(output))``,
-   default config, bare answers wrapped in ``$...$``, single process).
+1. Agreement with our hand-labelled pairs and cases/s, per category, for jaxpt
+   (``Verifier.verify_batch``, lenient grading) and math-verify (``verify(parse(gold), parse(output))``,
+   default config, bare answers wrapped in ``$...$``, single process), for both label files:
+   tests/data/verifier_pairs.jsonl (the original pairs) and tests/data/verifier_pairs_field.jsonl
+   (the forms other answer checkers test, issue 15). "false+" counts pairs labelled unequal that a
+   side scored equal.
 2. Throughput on every GSM8K and MATH500 gold answer checked against itself and against a copy
    with its numbers changed (each integer n -> n + 1), for both; the ratio jaxpt / math-verify.
 
@@ -26,7 +29,8 @@ from jaxpt.rewards.extract import looks_bare
 from jaxpt.rewards.verifier import Verifier, default_workers
 from jaxpt.utils.runtime import REPO_ROOT, shared_dir
 
-PAIRS = REPO_ROOT / "tests" / "data" / "verifier_pairs.jsonl"
+PAIR_FILES = (REPO_ROOT / "tests" / "data" / "verifier_pairs.jsonl",
+              REPO_ROOT / "tests" / "data" / "verifier_pairs_field.jsonl")
 
 
 def _wrap_for_math_verify(x) -> str:
@@ -78,8 +82,8 @@ def _jaxpt_batch(workers, timeout_s, outputs, golds):
     return results, seconds, stats
 
 
-def bench_pairs(workers, timeout_s) -> dict:
-    pairs = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
+def bench_pairs(path, workers, timeout_s) -> dict:
+    pairs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     by_cat = defaultdict(list)
     for p in pairs:
         by_cat[p["category"]].append(p)
@@ -95,22 +99,31 @@ def bench_pairs(workers, timeout_s) -> dict:
         theirs, t_theirs = _timed(_math_verify_all, outs, golds)
         a_ours = sum(r == lab for r, lab in zip(ours, labels))
         a_theirs = sum(r == lab for r, lab in zip(theirs, labels))
+        fp_ours = sum(r and not lab for r, lab in zip(ours, labels))
+        fp_theirs = sum(r and not lab for r, lab in zip(theirs, labels))
         mismatches += [(cat, p, "jaxpt") for p, r in zip(items, ours) if r != p["label"]]
-        rows.append((cat, len(items), a_ours, a_theirs, len(items) / t_ours, len(items) / t_theirs))
+        rows.append((cat, len(items), a_ours, a_theirs, fp_ours, fp_theirs, len(items) / t_ours,
+                     len(items) / t_theirs))
         for k, x in (("n", len(items)), ("a_ours", a_ours), ("a_theirs", a_theirs), ("t_ours", t_ours),
-                     ("t_theirs", t_theirs)):
+                     ("t_theirs", t_theirs), ("fp_ours", fp_ours), ("fp_theirs", fp_theirs),
+                     ("negatives", sum(not lab for lab in labels))):
             totals[k] += x
     stats = v.stats
     v.close()
-    print(f"\n== labelled pairs ({int(totals['n'])} cases, {PAIRS.relative_to(REPO_ROOT)}), "
+    print(f"\n== labelled pairs ({int(totals['n'])} cases, {path.relative_to(REPO_ROOT)}), "
           f"jaxpt with {workers} workers; m-v = math-verify 0.9 default config, one process")
-    print(f"{'category':14s} {'n':>4s} {'agree jaxpt':>12s} {'agree m-v':>10s} {'jaxpt/s':>9s} {'m-v/s':>8s}")
-    for cat, n, ao, at, so, st in rows:
+    print(f"{'category':18s} {'n':>4s} {'agree jaxpt':>12s} {'agree m-v':>10s} {'false+ jaxpt':>13s} "
+          f"{'false+ m-v':>11s} {'jaxpt/s':>9s} {'m-v/s':>8s}")
+    for cat, n, ao, at, fo, ft, so, st in rows:
         flag = "" if ao >= at else "  <-- below math-verify"
-        print(f"{cat:14s} {n:4d} {ao / n:12.1%} {at / n:10.1%} {so:9.0f} {st:8.0f}{flag}")
+        print(f"{cat:18s} {n:4d} {ao / n:12.1%} {at / n:10.1%} {fo:13d} {ft:11d} {so:9.0f} {st:8.0f}{flag}")
     n = totals["n"]
-    print(f"{'ALL':14s} {int(n):4d} {totals['a_ours'] / n:12.1%} {totals['a_theirs'] / n:10.1%} "
-          f"{n / totals['t_ours']:9.0f} {n / totals['t_theirs']:8.0f}")
+    print(f"{'ALL':18s} {int(n):4d} {totals['a_ours'] / n:12.1%} {totals['a_theirs'] / n:10.1%} "
+          f"{int(totals['fp_ours']):13d} {int(totals['fp_theirs']):11d} {n / totals['t_ours']:9.0f} "
+          f"{n / totals['t_theirs']:8.0f}")
+    print(f"agreement: jaxpt {int(totals['a_ours'])}/{int(n)}, math-verify {int(totals['a_theirs'])}/{int(n)}; "
+          f"false positives on {int(totals['negatives'])} unequal pairs: jaxpt {int(totals['fp_ours'])}, "
+          f"math-verify {int(totals['fp_theirs'])}")
     print(f"jaxpt stats: fast_path={stats['fast_path']} symbolic_calls={stats['symbolic_calls']} "
           f"timeouts={stats['timeouts']} crashes={stats['crashes']}")
     for cat, p, who in mismatches:
@@ -159,7 +172,8 @@ def main() -> None:
     args = ap.parse_args()
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     t0 = time.perf_counter()
-    bench_pairs(args.workers, args.timeout)
+    for path in PAIR_FILES:
+        bench_pairs(path, args.workers, args.timeout)
     bench_gold_throughput(args.workers, args.timeout)
     print(f"\nbench time {time.perf_counter() - t0:.0f} s")
 

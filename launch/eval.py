@@ -2,7 +2,11 @@
 
     python -m launch.eval --checkpoint=<HF dir or jaxpt checkpoint> \
         --benchmarks=gsm8k,math500,aime24,amc23,minerva_math,olympiadbench [--limit=N] [--k=K] \
-        [--temperature=0.7] [--max_new_tokens=1024] [--out=dir]
+        [--temperature=0.7] [--max_new_tokens=1024] [--strict] [--out=dir]
+
+Grading is lenient by default (a box, else a final-answer marker, else the last math or number); --strict
+counts boxed answers only, as the RL reward does. Outputs cut off at --max_new_tokens score only through an
+explicit final answer either way. results.json records the mode under "grading".
 
 Writes <out>/results.json, <out>/results.md and <out>/outputs/<benchmark>.jsonl, and prints the table.
 """
@@ -34,6 +38,7 @@ flags.DEFINE_integer("mesh_fsdp", 1, "fsdp mesh size")
 flags.DEFINE_integer("mesh_tensor", 1, "tensor mesh size")
 flags.DEFINE_string("bench_dir", None, "directory holding <benchmark>/test.jsonl (default: shared data)")
 flags.DEFINE_bool("progress", True, "tqdm progress bar")
+flags.DEFINE_bool("strict", False, "grade boxed answers only (the RL reward's rule); default: lenient")
 
 
 def main(argv):
@@ -59,15 +64,18 @@ def main(argv):
     prompt_fn = make_prompt_fn(tokenizer, FLAGS.template or DEFAULT_TEMPLATE, chat_template=FLAGS.chat_template)
     out = pathlib.Path(FLAGS.out or f"eval_results/{pathlib.Path(FLAGS.checkpoint).name}-"
                                     f"{time.strftime('%Y%m%d-%H%M%S')}")
-    logging.info("evaluating %s (%.1fM params) on %s -> %s", FLAGS.checkpoint, model.num_params / 1e6,
-                 ",".join(FLAGS.benchmarks), out)
+    from jaxpt.rewards.grading import EVAL_GRADING, Grading
+
+    grading = (Grading.STRICT if FLAGS.strict else EVAL_GRADING).value
+    logging.info("evaluating %s (%.1fM params) on %s -> %s (%s grading)", FLAGS.checkpoint, model.num_params / 1e6,
+                 ",".join(FLAGS.benchmarks), out, grading)
     results, overall = evaluate_benchmarks(
         model, tokenizer, FLAGS.benchmarks, limit=FLAGS.limit, k=FLAGS.k, temperature=FLAGS.temperature,
         max_new_tokens=FLAGS.max_new_tokens, batch_size=FLAGS.batch_size, prompt_fn=prompt_fn, top_p=FLAGS.top_p,
-        top_k=FLAGS.top_k, seed=FLAGS.seed, root=FLAGS.bench_dir, progress=FLAGS.progress)
-    write_results(out, results, overall, extra={"checkpoint": str(FLAGS.checkpoint)})
+        top_k=FLAGS.top_k, seed=FLAGS.seed, root=FLAGS.bench_dir, progress=FLAGS.progress, grading=grading)
+    write_results(out, results, overall, extra={"checkpoint": str(FLAGS.checkpoint), "grading": grading})
     print(markdown_table({n: r.metrics for n, r in results.items()}, overall))
-    print(f"wrote {out}/results.json, results.md, outputs/*.jsonl")
+    print(f"grading: {grading}; wrote {out}/results.json, results.md, outputs/*.jsonl")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,36 @@ def test_evaluate_on_records(toy_tok):
     assert p["outputs"][0] == "30+4=34,\\boxed{34}" and p["answers"][:2] == ["34", "35"]
 
 
+def test_outputs_cut_at_the_length_limit_are_graded_honestly(toy_tok):
+    """The scripted answers "a+b=v,\\boxed{v}" cut after "a+b=v": the last number equals the gold on even
+    samples, but a cut-off output has no explicit final answer, so nothing scores."""
+    from jaxpt.eval import evaluate
+    from jaxpt.rewards import verify_batch
+
+    records = [{"question": f"{a}+{b}=?", "answer": str(a + b)} for a, b in [(1, 2), (3, 4), (2, 2)]]
+    cut = len(toy_tok.encode("1+2=3", add_special_tokens=False))
+    res = evaluate(_ScriptedModel(toy_tok), toy_tok, records, k=2, temperature=0.7, max_new_tokens=cut, batch_size=4,
+                   prompt_fn=lambda q: toy_tok.encode(q, add_special_tokens=False), progress=False)
+    outputs = [o for p in res.problems for o in p["outputs"]]
+    assert outputs[0] == "1+2=3" and all(t for p in res.problems for t in p["truncated"])
+    # the same texts graded as if complete would score on the last number: the flag is what decides
+    assert sum(verify_batch(outputs, [p["gold"] for p in res.problems for _ in p["outputs"]])) == 3
+    assert res.metrics["pass@1"] == 0.0 and res.metrics["truncated"] == 1.0
+    assert all(a is None for p in res.problems for a in p["answers"])
+    assert res.settings["grading"] == "lenient"
+
+
+def test_strict_grading_is_recorded_and_still_reads_boxes(toy_tok):
+    from jaxpt.eval import evaluate
+
+    records = [{"question": "1+2=?", "answer": "3"}, {"question": "5+5=?", "answer": "10"}]
+    res = evaluate(_ScriptedModel(toy_tok), toy_tok, records, k=2, temperature=0.7, max_new_tokens=32, batch_size=4,
+                   prompt_fn=lambda q: toy_tok.encode(q, add_special_tokens=False), progress=False, grading="strict")
+    assert res.settings["grading"] == "strict" and res.metrics["pass@1"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="grading"):
+        evaluate(_ScriptedModel(toy_tok), toy_tok, records, progress=False, grading="loose")
+
+
 def test_launch_eval_end_to_end(tmp_path, shared_dir):
     """`python -m launch.eval` in a subprocess (its absl flags stay out of this process)."""
     import os
@@ -78,7 +108,8 @@ def test_launch_eval_end_to_end(tmp_path, shared_dir):
     ckpt = model.save_pretrained(tmp_path / "ckpt")
     out = tmp_path / "eval"
     cmd = [sys.executable, "-m", "launch.eval", f"--checkpoint={ckpt}", "--benchmarks=gsm8k,amc23", "--limit=2",
-           "--k=2", "--temperature=1.0", "--max_new_tokens=8", "--batch_size=8", f"--out={out}", "--noprogress"]
+           "--k=2", "--temperature=1.0", "--max_new_tokens=8", "--batch_size=8", f"--out={out}", "--noprogress",
+           "--strict"]
     env = {**os.environ, "JAXPT_SHARED_DIR": str(shared_dir)}
     repo = pathlib.Path(__file__).resolve().parents[1]
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
@@ -88,6 +119,7 @@ def test_launch_eval_end_to_end(tmp_path, shared_dir):
     assert set(summary["benchmarks"]) == {"gsm8k", "amc23"}
     assert summary["overall"]["num_problems"] == 4 and "pass@1" in summary["overall"]
     assert summary["settings"]["k"] == 2 and summary["settings"]["max_new_tokens"] == 8
+    assert summary["grading"] == "strict" and summary["settings"]["grading"] == "strict"
     assert "| gsm8k | 2 |" in (out / "results.md").read_text()
     rows = [json.loads(line) for line in (out / "outputs" / "gsm8k.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and rows[0]["gold"] == "18"

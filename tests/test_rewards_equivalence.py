@@ -127,3 +127,90 @@ def test_numeval_exact_and_bounded():
     # ambiguous or huge: undecided (None), never slow
     for s in ("2^10", "2 3", "10^{10^{10^{10}}}", "(10^6)!", "\\frac{1}{" * 300 + "2" + "}" * 300, "f(x)"):
         assert evaluate_or_none(s) is None, s
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("x \\lt 3", "x<3"),
+    ("x >= 2", "x\\ge 2"),
+    ("x \\geqslant 2", "x\\ge 2"),
+    ("x ≠ 4", "x\\ne 4"),
+    ("x \\not= 4", "x\\ne 4"),
+    ("\\left[\\begin{array}{cc}1 & 2\\\\ 3 & 4\\end{array}\\right]", "\\begin{pmatrix}1&2\\\\ 3&4\\end{pmatrix}"),
+    ("\\begin{bmatrix}1\\\\2\\end{bmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    ("\\begin{vmatrix}1&2\\\\3&4\\end{vmatrix}", "\\begin{vmatrix}1&2\\\\3&4\\end{vmatrix}"),  # a determinant
+    ("1 234 567", "1234567"),
+    ("2.500.000", "2500000"),
+    ("1.234,5", "1234.5"),
+    ("0,125", "0,125"),  # not thousands: a leading 0 group
+    ("€12", "12"),
+    ("R\\$ 30", "30"),
+    ("12 евро", "12"),
+    ("15元", "15"),
+    ("5 Stück", "5"),
+    ("3:45 \\text{ P.M.}", "3:45 pm"),
+    ("\\text{10:30 a.m.}", "10:30 am"),
+    ("10:30:00", "10:30"),
+    ("x²", "x^2"),
+])
+def test_normalize_spellings(raw, text):
+    assert normalize(raw).text == text
+
+
+def test_clock_time_policy():
+    assert fast("3:45", "3:45 \\text{ pm}") is True  # the half of the day left out
+    assert fast("15:45", "3:45 \\text{ pm}") is True
+    assert fast("3:45", "15:45") is False  # another spelling, not the same answer
+    assert fast("3:45 am", "3:45 pm") is False
+    assert fast("12:00 am", "0:00") is True and fast("12:00 pm", "12:00") is True
+    assert fast("10:30", "\\frac{1}{3}") is False  # never a ratio
+    assert fast("3:45", "3:54") is False
+
+
+def test_relations_and_inequalities():
+    assert fast("x\\lt 3", "x<3") is True
+    assert fast("3 > x", "x < 3") is True
+    assert fast("x<3", "(-\\infty,3)") is True
+    assert fast("-1 < x \\le 2", "(-1, 2]") is True
+    assert fast("x<3", "x\\le 3") is False
+    assert fast("x<3", "y<3") is False  # the variable counts
+    assert fast("x\\ne 4", "x=4") is False
+    assert fast("a<b<c", "c>b>a") is True
+    assert fast("a<b<c", "(a,c)") is None  # an ordering, no interval: sympy says no (see symbolic tests)
+    assert fast("2x<6", "x<3") is None  # equivalent forms: sympy's job
+
+
+def test_sequence_policy():
+    assert fast("\\{1,2\\}", "(2,1)") is True  # braces make a set
+    assert fast("\\{1,2\\}", "[1,2]") is False
+    assert fast("-4, 7", "(-4, 7)") is True  # a bare list next to a tuple is that tuple
+    assert fast("7, -4", "(-4, 7)") is False
+    assert fast("7, -4", "-4, 7") is True  # two lists: any order
+    assert fast("(1,2)", "3") is False
+
+
+def test_rounding_policy_inside_tuples_intervals_and_matrices():
+    assert fast("(0.33, 0.67)", "(\\frac13, \\frac23)") is True
+    assert fast("[1.41, 3]", "[\\sqrt2, 3]") is True
+    assert fast("(0.33, 0.66)", "(\\frac13, \\frac23)") is False  # 2/3 does not round to 0.66
+    assert fast("[1.4, 3]", "[\\sqrt2, 3]") is False  # one decimal place is too few
+    assert fast("\\begin{pmatrix}0.33\\end{pmatrix}", "\\begin{pmatrix}\\frac13\\end{pmatrix}") is True
+    assert fast("0.33", "\\frac13") is False  # a whole answer keeps the tolerance policy
+    assert fast("(0.33, 1)", "(0.333, 1)") is False  # two decimals: both approximations, tolerance policy
+
+
+def test_decimal_comma_policy():
+    assert fast("3,5", "3.5") is True and fast("3.5", "3,5") is True
+    assert fast("0,125", "0.125") is True
+    assert fast("2,718", "2.718") is False  # three digits after the comma: thousands
+    assert fast("3,5", "\\{3,5\\}") is True  # against a list, a list
+    assert fast("3,5", "35") is False
+
+
+def test_matrix_arithmetic():
+    A, B = "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}"
+    assert fast(A + B, "\\begin{pmatrix}2&1\\\\4&3\\end{pmatrix}") is True
+    assert fast(B + A, "\\begin{pmatrix}2&1\\\\4&3\\end{pmatrix}") is False
+    assert fast(A + "+" + B, "\\begin{pmatrix}1&3\\\\4&4\\end{pmatrix}") is True
+    assert fast("2" + A + "-" + A, A) is True
+    assert fast("-(" + A + ")", "\\begin{pmatrix}-1&-2\\\\-3&-4\\end{pmatrix}") is True
+    assert fast(A + "+\\begin{pmatrix}1\\end{pmatrix}", A) is None  # shapes do not fit: not ours to judge

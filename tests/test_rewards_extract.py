@@ -1,9 +1,10 @@
-"""Answer extraction rules (jaxpt/rewards/extract.py). Pure string work: no worker pool."""
+"""Answer extraction rules (jaxpt/rewards/extract.py, boxes.py, markers.py, mathspans.py). Pure string work:
+no worker pool."""
 import time
 
 import pytest
 
-from jaxpt.rewards.extract import extract_answer, extract_gold, last_boxed, looks_bare
+from jaxpt.rewards.extract import extract, extract_answer, extract_gold, last_boxed, looks_bare
 
 
 @pytest.mark.parametrize(
@@ -92,3 +93,77 @@ def test_extraction_is_linear_time_on_hostile_text():
         extract_answer(text)
         extract_answer(text, strict=True)
         assert time.perf_counter() - t0 < 5.0, text[:30]  # ~0.2 s idle; quadratic would be minutes
+
+
+@pytest.mark.parametrize("text, answer, group", [
+    # an enumeration of boxes is one answer, a list
+    ("so $x=\\boxed{4}$ and $x=\\boxed{-1}$.", "4, -1", ("4", "-1")),
+    ("\\boxed{1}, \\boxed{2} \\text{ or } \\boxed{3}", "1, 2, 3", ("1", "2", "3")),
+    ("(a) \\boxed{5} (b) \\boxed{7}", "5, 7", ("5", "7")),
+    # boxes with a clause between them: the last box, and the group for golds with several values
+    ("the least is \\boxed{3} and the greatest is \\boxed{11}", "11", ("3", "11")),
+    # a retraction, or a paragraph, separates boxes
+    ("I first got \\boxed{6}, but that is wrong: \\boxed{5}", "5", ()),
+    ("\\boxed{6}\n\nLater, the answer to part two is \\boxed{5}", "5", ()),
+    ("\\boxed{\\boxed{8}}", "8", ()),  # a box that only wraps a box
+])
+def test_several_boxes(text, answer, group):
+    found = extract(text)
+    assert (found.answer, found.group) == (answer, group)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Die Antwort ist 12.", "12"),
+    ("La réponse est $\\frac{1}{2}$.", "\\frac{1}{2}"),
+    ("Ответ: 7", "7"),
+    ("答案是 $36$。", "36"),
+    ("所以答案为 8，共 3 组。", "8"),
+    ("정답: 125", "125"),
+    ("Respuesta: 15 (comprobado con 4 ejemplos).", "15"),
+    ("Final Answer: The farmer has 42 sheep left.", "42"),
+    ("**Final Answer**\nThe probability is $\\frac{3}{14}$.", "\\frac{3}{14}"),
+    ("The answer is: the value of $k$ equals $-3$.", "-3"),  # a lone name is not the answer
+    ("The answer is 8, not 9.", "8"),
+    ("The answer is 2, 3.", "2, 3"),
+    ("The answer is not 5; redoing the sum we get 7.", "7"),  # a negated marker gives no answer
+])
+def test_markers_in_other_languages_and_marker_sentences(text, expected):
+    assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Adding up, we obtain\n\\[\n\\frac{3\\sqrt{3}}{2}\n\\]", "\\frac{3\\sqrt{3}}{2}"),
+    ("Doubling: $2 \\cdot 42 = 84$.", "84"),
+    ("We solve and get $x = 5$.", "x = 5"),
+    ("So $(x-4)(x+1)=0$", "(x-4)(x+1)=0"),  # an equation with variables stays whole
+    ("She earns $18 on Monday and $25 on Tuesday, so 43 dollars.", "43"),  # `$` as currency
+    ("So there are $11$ ways, found by checking 2 cases.", "2"),  # the later of math and number
+    ("1+2=3", "3"),
+    ("<think>It is 7? No, 9.</think>\nSo the result is $9$.", "9"),
+    ("<think>The answer is \\boxed{7}.</think>\n\nThe product is **20**.", "20"),
+    ("<think>unfinished reasoning, 4 + 4 = 8", "8"),
+])
+def test_unboxed_long_outputs(text, expected):
+    assert extract_answer(text) == expected
+
+
+def test_gold_written_as_several_boxes_is_their_list():
+    assert extract_gold("\\boxed{4}, \\boxed{-1}") == "4, -1"
+
+
+def test_new_scanners_are_linear_time_on_hostile_text():
+    hostile = [
+        "$1" * 200_000,
+        "$ $" * 200_000,
+        "\\$x$" * 100_000,
+        "\\boxed{1} and " * 50_000,
+        "Answer: " * 100_000,
+        "\\[" * 200_000,
+        "<think>" * 100_000 + "</think>" * 10,
+        "答案是" * 100_000,
+    ]
+    for text in hostile:
+        t0 = time.perf_counter()
+        extract(text)
+        extract(text, truncated=True)
+        assert time.perf_counter() - t0 < 5.0, text[:30]

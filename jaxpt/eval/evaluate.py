@@ -6,6 +6,10 @@ and compute pass@1 / avg@k / pass@k / maj@k.
 
 Problems are sorted by prompt length and generated in batches, all benchmarks together, so batches hold
 similar lengths and the sampler's shape buckets (and compiled programs) are shared.
+
+Grading: `grading` is a jaxpt.rewards grading mode ("lenient" by default, "strict" = boxed answers only),
+recorded in each result's settings. Outputs the sampler cut off at max_new_tokens are graded as truncated:
+they score only through an explicit, complete final answer (jaxpt/rewards/grading.py).
 """
 import dataclasses
 import time
@@ -26,11 +30,11 @@ class EvalResult:
     seconds: float = 0.0
 
 
-def _answer_key(text: str) -> Optional[str]:
+def _answer_key(text: str, grading: str = "lenient", truncated: bool = False) -> Optional[str]:
     """The extracted, normalised answer used for majority voting (None when nothing was extracted)."""
     from jaxpt.rewards import extract_answer
 
-    ans = extract_answer(text)
+    ans = extract_answer(text, grading=grading, truncated=truncated)
     if ans is None:
         return None
     try:
@@ -88,17 +92,19 @@ def generate_all(model, prompts: Sequence[List[int]], k: int, max_new_tokens: in
     return tokens_out, trunc_out
 
 
-def _grade(problems: List[dict], timeout_s: Optional[float], workers: Optional[int]) -> None:
+def _grade(problems: List[dict], timeout_s: Optional[float], workers: Optional[int], grading: str) -> None:
     from jaxpt.rewards import verify_batch
 
     outputs = [o for p in problems for o in p["outputs"]]
     golds = [p["gold"] for p in problems for _ in p["outputs"]]
-    flags = verify_batch(outputs, golds, timeout_s=timeout_s, workers=workers) if outputs else []
+    cut = [t for p in problems for t in p["truncated"]]
+    flags = verify_batch(outputs, golds, timeout_s=timeout_s, workers=workers, grading=grading,
+                         truncated=cut) if outputs else []
     pos = 0
     for p in problems:
         n = len(p["outputs"])
         p["correct"] = [bool(f) for f in flags[pos:pos + n]]
-        p["answers"] = [_answer_key(o) for o in p["outputs"]]
+        p["answers"] = [_answer_key(o, grading, t) for o, t in zip(p["outputs"], p["truncated"])]
         pos += n
 
 
@@ -106,9 +112,12 @@ def run_problems(model, tokenizer, records: Sequence[dict], k: int = 1, temperat
                  top_p: float = 1.0, top_k: int = 0, max_new_tokens: int = 1024, batch_size: int = 64,
                  prompt_fn: Optional[Callable[[str], List[int]]] = None, seed: int = 0,
                  progress: bool = True, verify_timeout_s: Optional[float] = None,
-                 verify_workers: Optional[int] = None) -> List[dict]:
+                 verify_workers: Optional[int] = None, grading: str = "lenient") -> List[dict]:
     """Generates, decodes and grades; returns one dict per record (in order)."""
     from jaxpt.eval.prompts import make_prompt_fn
+    from jaxpt.rewards.grading import resolve_grading
+
+    grading = resolve_grading(grading).value  # fail on a misspelt mode before generating
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -125,7 +134,7 @@ def run_problems(model, tokenizer, records: Sequence[dict], k: int = 1, temperat
             "gold": str(rec["answer"]), "prompt_tokens": len(prompt),
             "outputs": tokenizer.batch_decode(toks, skip_special_tokens=True),
             "lengths": [len(t) for t in toks], "truncated": [bool(x) for x in trunc]})
-    _grade(problems, verify_timeout_s, verify_workers)
+    _grade(problems, verify_timeout_s, verify_workers, grading)
     return problems
 
 
@@ -142,13 +151,14 @@ def evaluate(model, tokenizer, records: Sequence[dict], k: int = 1, temperature:
              max_new_tokens: int = 1024, batch_size: int = 64,
              prompt_fn: Optional[Callable[[str], List[int]]] = None, top_p: float = 1.0, top_k: int = 0,
              seed: int = 0, name: str = "records", progress: bool = True,
-             verify_timeout_s: Optional[float] = None, verify_workers: Optional[int] = None) -> EvalResult:
+             verify_timeout_s: Optional[float] = None, verify_workers: Optional[int] = None,
+             grading: str = "lenient") -> EvalResult:
     """Evaluates `records` ({question, answer} dicts) with k samples each. batch_size = sequences per call."""
     t0 = time.perf_counter()
     settings = dict(k=k, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
-                    batch_size=batch_size, seed=seed)
+                    batch_size=batch_size, seed=seed, grading=str(grading))
     problems = run_problems(model, tokenizer, records, k, temperature, top_p, top_k, max_new_tokens, batch_size,
-                            prompt_fn, seed, progress, verify_timeout_s, verify_workers)
+                            prompt_fn, seed, progress, verify_timeout_s, verify_workers, grading)
     return EvalResult(name, _metrics(problems, k), problems, settings, time.perf_counter() - t0)
 
 
@@ -156,17 +166,18 @@ def evaluate_benchmarks(model, tokenizer, names: Sequence[str], limit: Optional[
                         temperature: float = 0.0, max_new_tokens: int = 1024, batch_size: int = 64,
                         prompt_fn=None, top_p: float = 1.0, top_k: int = 0, seed: int = 0, root=None,
                         progress: bool = True, verify_timeout_s: Optional[float] = None,
-                        verify_workers: Optional[int] = None) -> Tuple[Dict[str, EvalResult], Dict[str, float]]:
+                        verify_workers: Optional[int] = None,
+                        grading: str = "lenient") -> Tuple[Dict[str, EvalResult], Dict[str, float]]:
     """Benchmarks by name (see benchmarks.BENCHMARKS); returns ({name: EvalResult}, overall metrics) where
-    overall is the count-weighted mean over benchmarks."""
+    overall is the count-weighted mean over benchmarks. `grading`: "lenient" or "strict" (module doc)."""
     from jaxpt.eval.benchmarks import load_benchmark
 
     t0 = time.perf_counter()
     records = [r for name in names for r in load_benchmark(name, root, limit)]
     settings = dict(k=k, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
-                    batch_size=batch_size, seed=seed, limit=limit)
+                    batch_size=batch_size, seed=seed, limit=limit, grading=str(grading))
     problems = run_problems(model, tokenizer, records, k, temperature, top_p, top_k, max_new_tokens, batch_size,
-                            prompt_fn, seed, progress, verify_timeout_s, verify_workers)
+                            prompt_fn, seed, progress, verify_timeout_s, verify_workers, grading)
     seconds = time.perf_counter() - t0
     results = {}
     for name in names:

@@ -1,14 +1,21 @@
 """Finds the final answer inside a model response (or a stored gold answer).
 
-Rules, in order (the first that yields something wins):
+Only the answer section is read: the text after the last ``</think>`` (when that is empty, the
+reasoning itself). Rules, in order; the first that yields something wins:
 
-1. the last ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\framebox{...}`` with brace matching
-   (``\\boxed 5`` without braces takes the next token);
-2. the last "final answer is ...", "the answer is ...", "Answer: ..." phrase;
-3. the last number in the text.
+1. boxes: the last ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\framebox{...}`` (brace matched), or a run of
+   boxes that forms one answer (POLICY in ``boxes.py``);
+2. the last explicit final-answer marker: "The final answer is ...", "Answer: ...", "#### 18",
+   and the same in other languages ("Die Antwort lautet", "La réponse est", "Ответ:", "答案是", ...;
+   see ``markers.py``), including a sentence after the marker;
+3. the whole text, when it is a bare answer (``\\frac{1}{2}``, ``x = 3``, ``5\\text{ cm}``);
+4. whichever comes later: the last delimited math (``$...$``, ``\\[...\\]``; a computation such as
+   ``2 \\cdot 42 = 84`` gives its result) or the last number of the text (``mathspans.py``).
 
-``strict=True`` (used for RL rewards) keeps rule 1 only: a response must box its answer to be
-rewarded, so the policy cannot earn reward from a number that merely appears last.
+Grading modes (``grading.py``): ``strict`` keeps rule 1 only. A *truncated* output (cut at the
+length limit) keeps rules 1-2, and only a complete answer: a closed box, a marker answer that ends
+before the cut. Rules 3-4 would read whatever number the cut left last. An output cut inside its
+``<think>`` section has given no answer at all.
 
 Every scan here is linear in the text length (no nested quantifiers), so a megabyte of text or
 binary garbage costs milliseconds, never a hang.
@@ -16,128 +23,117 @@ binary garbage costs milliseconds, never a hang.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-_BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![A-Za-z])")
-# "The final answer is: $x$", "the answer is 5", "**Answer:** 7", "Final Answer: 3".
-_PHRASE_RE = re.compile(
-    r"(?:final\s+answer\s*(?:is|:)|the\s+answer\s+is|answer\s*:)[\s:*]*",
-    re.IGNORECASE,
-)
-# A number as a model would write it: sign, thousands separators, decimals, a simple fraction.
-_NUMBER_RE = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
-# Two plain words in a row (not LaTeX commands) mark prose rather than a bare answer.
-_PROSE_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}[,.;:]?\s+(?<!\\)[A-Za-z]{2,}")
-_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mbox|mathrm|operatorname)\s*\{[^{}]*\}")
+from jaxpt.rewards.boxes import brace_partners, find_boxes, final_run, last_boxed
+from jaxpt.rewards.grading import Grading, resolve_grading
+from jaxpt.rewards.markers import looks_prose, marker_answer
+from jaxpt.rewards.mathspans import computation_result, last_math_answer, last_number, math_segments
 
-# A phrase answer ends at the end of the line or at a sentence end (a period not inside a number).
-_SENTENCE_END_RE = re.compile(r"\n|\.(?!\d)(?=\s|$)")
 BARE_MAX_CHARS = 500  # the longest benchmark gold is ~230 characters
+# Markers, math and numbers are looked for in the last this many characters (about 25k tokens): an
+# answer sits at the end, and hostile megabytes of text stay cheap. Boxes are found anywhere.
+TAIL_CHARS = 100_000
+_THINK_OPEN_RE = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE_RE = re.compile(r"</think>", re.IGNORECASE)
+# A word of letters that is no LaTeX command and does not join answers ("$x=2$ or $x=3$").
+_WORD_RE = re.compile(r"(?<![\\\w])(?!(?:or|and)(?![^\W\d_]))[^\W\d_]{2,}", re.IGNORECASE)
+_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mbox|mathrm|operatorname)\s*\{[^{}]*\}")
+_BARE_BOX_AT_END_RE = re.compile(r"\\(?:boxed|fbox|framebox)\s+[^{\s][^\s$]*\s*$")
 
 
-def _brace_partners(text: str) -> dict[int, int]:
-    """Index of each ``{`` -> index of its matching ``}``, in one linear pass (unmatched ones are
-    absent). Escaped braces (``\\{``, ``\\}``) are literal characters in LaTeX and do not count.
-    One pass for the whole text keeps many unbalanced boxes linear, not quadratic."""
-    partners, stack = {}, []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            stack.append(i)
-        elif c == "}" and stack:
-            partners[stack.pop()] = i
-        i += 1
-    return partners
+@dataclass(frozen=True)
+class Extraction:
+    """What a response answers. ``answer``: the single final answer (None: no answer).
+    ``group``: several boxes that may together be one answer (tried against golds with several
+    values, besides ``answer``). ``source``: the rule that found it (box, marker, bare, math, number)."""
+    answer: str | None
+    group: tuple[str, ...] = ()
+    source: str = ""
 
 
-def _box_content(text: str, m: re.Match, partners: dict[int, int]) -> str | None:
-    i = m.end()
-    n = len(text)
-    while i < n and text[i] in " \t":
-        i += 1
-    if i >= n:
-        return None
-    if text[i] == "{":
-        end = partners.get(i)
-        return None if end is None else text[i + 1 : end]
-    # `\boxed 5` / `\boxed -3.5`: the argument runs to whitespace or a math delimiter.
-    j = i
-    while j < n and text[j] not in " \t\n$":
-        j += 1
-    token = text[i:j].rstrip(".,;")
-    return token or None
+NO_ANSWER = Extraction(None)
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last well-formed box, or None. Unbalanced boxes are skipped."""
-    matches = list(_BOX_RE.finditer(text))
-    if not matches:
-        return None
-    partners = _brace_partners(text)
-    for m in reversed(matches):
-        content = _box_content(text, m, partners)
-        if content is not None and content.strip():
-            return content.strip()
-    return None
-
-
-def _phrase_answer(text: str) -> str | None:
-    last = None
-    for last in _PHRASE_RE.finditer(text):
+def answer_section(text: str) -> str:
+    """The text after the last ``</think>``; the reasoning itself when nothing follows it."""
+    close = None
+    for close in _THINK_CLOSE_RE.finditer(text):
         pass
-    if last is None:
-        return None
-    rest = text[last.end() : last.end() + 2000].lstrip()
-    if not rest:
-        return None
-    for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if rest.startswith(opener):
-            end = rest.find(closer, len(opener))
-            if end > 0:
-                return rest[len(opener) : end].strip() or None
-    m = _SENTENCE_END_RE.search(rest)
-    answer = (rest[: m.start()] if m else rest).strip().rstrip(".,;*")
-    return answer or None
-
-
-def _last_number(text: str) -> str | None:
-    last = None
-    for last in _NUMBER_RE.finditer(text):
-        pass
-    return None if last is None else last.group(0)
+    if close is not None:
+        after = text[close.end():]
+        if after.strip():
+            return after
+        text = text[: close.start()]
+    return _THINK_OPEN_RE.sub(" ", text)
 
 
 def looks_bare(text: str) -> bool:
-    """True when `text` is an answer on its own (``\\frac{1}{2}``, ``x = 3``, ``5\\text{ cm}``), not prose."""
+    """True when `text` is an answer on its own (``\\frac{1}{2}``, ``x = 3``, ``5\\text{ cm}``), not prose
+    (``so the sum is 5``, ``Thus, $x = 5$ and $y = 7$.``: words outside its math)."""
     if len(text) > BARE_MAX_CHARS or "\n" in text.strip():
         return False
-    return _PROSE_RE.search(_TEXT_CMD_RE.sub(" ", text)) is None
+    if looks_prose(text):
+        return False
+    segments = math_segments(text)
+    if not segments:
+        return True
+    outside, pos = [], 0
+    for start, end, _ in segments:
+        outside.append(text[pos:start])
+        pos = end
+    outside.append(text[pos:])
+    return _WORD_RE.search(_TEXT_CMD_RE.sub(" ", " ".join(outside))) is None
 
 
-def extract_answer(text: str, strict: bool = False) -> str | None:
-    """The final answer in a model response, or None when there is none (see module doc)."""
-    if not isinstance(text, str) or not text.strip():
+def _from_boxes(text: str, truncated: bool) -> Extraction | None:
+    boxes = find_boxes(text)
+    if truncated and boxes and _BARE_BOX_AT_END_RE.search(text):
+        boxes = boxes[:-1]  # `\boxed 12` at the cut may have been `\boxed 125`
+    if not boxes:
         return None
-    boxed = last_boxed(text)
-    if boxed is not None or strict:
-        return boxed
-    phrase = _phrase_answer(text)
-    if phrase is not None:
-        # "The answer is \boxed{..." was handled above; a phrase may still hold math delimiters.
-        return phrase
-    if looks_bare(text):
-        return text.strip()
-    return _last_number(text)
+    enumeration = final_run(text, boxes, loose=False)
+    if len(enumeration) > 1:
+        # x=\boxed{4} and x=\boxed{-1}: the answer is the list.
+        return Extraction(", ".join(enumeration), tuple(enumeration), "box")
+    group = final_run(text, boxes, loose=True)
+    return Extraction(boxes[-1][2], tuple(group) if len(group) > 1 else (), "box")
+
+
+def extract(text, grading=None, truncated: bool = False) -> Extraction:
+    """The final answer of a response under a grading mode (see module doc)."""
+    if not isinstance(text, str) or not text.strip():
+        return NO_ANSWER
+    mode = resolve_grading(grading)
+    if truncated and _THINK_OPEN_RE.search(text) and not _THINK_CLOSE_RE.search(text):
+        return NO_ANSWER  # cut off while still thinking: nothing in there is its final answer
+    section = answer_section(text)
+    boxed = _from_boxes(section, truncated)
+    if boxed is not None or mode is Grading.STRICT:
+        return boxed or NO_ANSWER
+    section = section[-TAIL_CHARS:]
+    marked = marker_answer(section, truncated)
+    if marked is not None:
+        return Extraction(marked, (), "marker")
+    if truncated:
+        return NO_ANSWER
+    if looks_bare(section):
+        return Extraction(computation_result(section.strip()), (), "bare")  # "1+2=3" answers 3
+    math, number = last_math_answer(section), last_number(section)
+    if math is not None and (number is None or math[0] >= number[0]):
+        return Extraction(math[1], (), "math")
+    return Extraction(number[1], (), "number") if number is not None else NO_ANSWER
+
+
+def extract_answer(text: str, strict: bool = False, truncated: bool = False, grading=None) -> str | None:
+    """The final answer in a model response as one string, or None when there is none."""
+    return extract(text, resolve_grading(grading, strict), truncated).answer
 
 
 def extract_gold(gold) -> str | None:
-    """A stored gold answer as a bare string: unwraps a box; floats/ints become text."""
-    if gold is None:
-        return None
-    if isinstance(gold, bool):
+    """A stored gold answer as a bare string: unwraps boxes (several boxes: their list, in order);
+    floats/ints become text."""
+    if gold is None or isinstance(gold, bool):
         return None
     if isinstance(gold, (int, float)):
         return repr(gold)
@@ -146,5 +142,11 @@ def extract_gold(gold) -> str | None:
     text = gold.strip()
     if not text:
         return None
-    boxed = last_boxed(text)
-    return boxed if boxed is not None else text
+    boxes = find_boxes(text)
+    if len(boxes) > 1:
+        return ", ".join(b[2] for b in boxes)
+    return boxes[0][2] if boxes else text
+
+
+__all__ = ["Extraction", "extract", "extract_answer", "extract_gold", "answer_section", "looks_bare",
+           "last_boxed", "brace_partners"]

@@ -5,8 +5,11 @@ than we would write ourselves). The comparison is ours where math-verify's defau
 reward: numbers follow ``tolerance.py`` (math-verify rounds floats to 6 decimals, making 1e-7 equal
 2e-7, and chops tiny differences, making 1/2^99 equal 1/2^98); intervals, tuples, sets and matrices
 recurse into that number rule; an equation only matches a bare value when it is an assignment
-(``x = 3`` vs ``3``), not ``x^2 + y^2 = 1`` vs ``1``. Relations against relations, symbols and
-text fall back to math-verify's own comparison.
+(``x = 3`` vs ``3``), not ``x^2 + y^2 = 1`` vs ``1``. Two inequalities in the same single variable
+are compared as the sets they describe (``2x < 6`` is ``x < 3``); other relations, symbols and
+text fall back to math-verify's own comparison. Matrix sums and products are evaluated first.
+Sets, lists, tuples and rounding inside them follow the POLICY of ``sequences.py``, as on the fast
+path.
 
 math-verify's timeouts use ``signal.alarm``; they are disabled here (``parsing_timeout=None``,
 ``timeout_seconds=None``) because the pool bounds time by killing the worker process instead.
@@ -19,16 +22,16 @@ import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig
 from math_verify import grader as mv_grader
 from math_verify import parse as mv_parse
-from sympy import Basic, Float, FiniteSet, Interval, MatrixBase, Set, Tuple
+from sympy import Basic, FiniteSet, Interval, MatrixBase, Pow, Set, Tuple, Union
+from sympy.matrices.expressions import MatrixExpr
 
-from jaxpt.rewards.tolerance import EXACT_DIGITS_AGREEMENT, REL_TOL
+from jaxpt.rewards.structure import split_top
+from jaxpt.rewards.symbolic_numbers import is_plain_number, numbers_equal
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout disabled" warnings: we know
 
 _CONFIG = (LatexExtractionConfig(), ExprExtractionConfig())
 _MAX_DEPTH = 8
-_PRECISION = 50  # digits for numeric checks of exact values
-_SPECIAL = (sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
 
 
 def parse_answer(text: str, is_text: bool = False):
@@ -40,47 +43,6 @@ def parse_answer(text: str, is_text: bool = False):
     return None
 
 
-def _is_plain_number(x) -> bool:
-    return (
-        isinstance(x, sympy.Expr)
-        and not isinstance(x, (MatrixBase, Tuple))
-        and x.is_number
-    )
-
-
-def _numbers_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
-    if a == b:
-        return True
-    if a.has(*_SPECIAL) or b.has(*_SPECIAL):
-        return False
-    approx = a.has(Float) or b.has(Float)
-    if not approx:
-        # Exact values: sympy's own simplification of the difference first, so that values too
-        # close for 50 digits (10^{100} vs 10^{100}+1) are still told apart.
-        d = a - b
-        if d.is_Rational:
-            return d == 0
-        zero = d.is_zero
-        if zero is not None:
-            return bool(zero)
-    A, B = a.evalf(_PRECISION), b.evalf(_PRECISION)
-    if not (A.is_number and B.is_number) or A.has(*_SPECIAL) or B.has(*_SPECIAL):
-        return False
-    diff = abs(A - B)
-    scale = max(abs(A), abs(B))
-    if diff == 0:
-        return True
-    if approx:
-        return bool(diff <= REL_TOL * scale)
-    if A == 0 or B == 0:
-        # Is the other side an exact zero that evaluated to a tiny residue? Only a proof counts:
-        # 10^{-60} is a tiny non-zero exact value and must not equal 0.
-        other = b if A == 0 else a
-        return bool(sympy.simplify(other) == 0)
-    # Exact values sympy could not simplify: agreement to 40 of 50 digits is taken as equality.
-    return bool(diff <= EXACT_DIGITS_AGREEMENT * scale)
-
-
 def _assignment_rhs(x):
     return mv_grader.take_last_relation(x).rhs
 
@@ -90,6 +52,50 @@ def _as_set(rel):
         return mv_grader.unwrap_fcs(rel).as_set()
     except Exception:
         return None
+
+
+def _in_order(xs, ys, depth) -> bool:
+    return len(xs) == len(ys) and all(expr_equal(x, y, depth, rounding=True) for x, y in zip(xs, ys))
+
+
+def _explicit(x):
+    """A sum, product or integer power of explicit matrices as the matrix it is."""
+    if isinstance(x, Pow) and isinstance(x.base, MatrixBase) and x.exp.is_Integer:
+        try:
+            return x.base ** int(x.exp)  # A^{-1}, A^2
+        except Exception:
+            return x
+    if isinstance(x, MatrixExpr) and not isinstance(x, MatrixBase):
+        try:
+            x = x.doit()
+            if isinstance(x, MatrixExpr) and not isinstance(x, MatrixBase):
+                x = x.as_explicit()
+        except Exception:
+            pass
+    return x
+
+
+def _inequality_set(rel):
+    """(variable, solution set) of an inequality in one variable, else None."""
+    if mv_grader.is_assignment_relation(rel):
+        return None
+    try:
+        symbols = rel.free_symbols
+        if len(symbols) != 1:
+            return None
+        return next(iter(symbols)), _as_set(rel)
+    except Exception:
+        return None
+
+
+def _union_of_inequalities(x):
+    """``x < -2, x > 2`` ("x < -2 or x > 2") as the union of the solutions; else unchanged."""
+    if not isinstance(x, FiniteSet) or len(x.args) < 2 or not all(mv_grader.is_relation(r) for r in x.args):
+        return x
+    solved = [_inequality_set(r) for r in x.args]
+    if any(s is None or s[1] is None for s in solved) or len({s[0] for s in solved}) != 1:
+        return x
+    return Union(*[s[1] for s in solved])
 
 
 def _unordered_equal(xs, ys, depth) -> bool:
@@ -104,8 +110,8 @@ def _sets_equal(a, b, depth) -> bool:
         return (
             a.left_open == b.left_open
             and a.right_open == b.right_open
-            and expr_equal(a.start, b.start, depth)
-            and expr_equal(a.end, b.end, depth)
+            and expr_equal(a.start, b.start, depth, rounding=True)
+            and expr_equal(a.end, b.end, depth, rounding=True)
         )
     if isinstance(a, FiniteSet) and isinstance(b, FiniteSet):
         return _unordered_equal(a.args, b.args, depth)
@@ -126,16 +132,19 @@ def _seq(x):
     return None
 
 
-def expr_equal(g, p, depth: int = 0) -> bool:
-    """Equivalence of two parsed answers under our policies (module doc)."""
+def expr_equal(g, p, depth: int = 0, rounding: bool = False) -> bool:
+    """Equivalence of two parsed answers under our policies (module doc). ``rounding``: entries of a
+    tuple, interval or matrix."""
     depth += 1
     if depth > _MAX_DEPTH:
         return False
+    g, p = _explicit(g), _explicit(p)
     try:
         if g == p:
             return True
     except Exception:
         pass
+    g, p = _union_of_inequalities(g), _union_of_inequalities(p)
     g_rel, p_rel = mv_grader.is_relation(g), mv_grader.is_relation(p)
     if g_rel and p_rel:
         if mv_grader.is_assignment_relation(g) and mv_grader.is_assignment_relation(p):
@@ -143,6 +152,10 @@ def expr_equal(g, p, depth: int = 0) -> bool:
             if mv_grader.take_first_relation(g).lhs != mv_grader.take_first_relation(p).lhs:
                 return False
             return expr_equal(_assignment_rhs(g), _assignment_rhs(p), depth)
+        sg_, sp_ = _inequality_set(g), _inequality_set(p)
+        if sg_ is not None and sp_ is not None and sg_[1] is not None and sp_[1] is not None:
+            # 2x < 6 vs x < 3: the same solutions of the same variable
+            return sg_[0] == sp_[0] and _sets_equal(sg_[1], sp_[1], depth)
         return mv_grader.sympy_expr_eq(g, p, 6, 15, False, True)
     if g_rel or p_rel:
         rel, other = (g, p) if g_rel else (p, g)
@@ -155,13 +168,15 @@ def expr_equal(g, p, depth: int = 0) -> bool:
     if isinstance(g, MatrixBase) or isinstance(p, MatrixBase):
         if not (isinstance(g, MatrixBase) and isinstance(p, MatrixBase)) or g.shape != p.shape:
             return False
-        return all(expr_equal(x, y, depth) for x, y in zip(g, p))
+        return _in_order(list(g), list(p), depth)
     if isinstance(g, FiniteSet) or isinstance(p, FiniteSet):
         if isinstance(g, FiniteSet) and isinstance(p, FiniteSet):
             return _unordered_equal(g.args, p.args, depth)
-        other = p if isinstance(g, FiniteSet) else g
+        finite, other = (g, p) if isinstance(g, FiniteSet) else (p, g)
+        if _seq(other) is not None:  # \{1, 2\} vs (1, 2): braces make a set
+            return _unordered_equal(finite.args, _seq(other), depth)
         if isinstance(other, (Set, Tuple, MatrixBase)):
-            return False  # a list of answers vs a tuple or an interval
+            return False  # a list of answers vs an interval with a closed end
         # One answer vs a list of answers: set semantics, as on the fast path ("3" vs "3, 3").
         return _unordered_equal((g.args if isinstance(g, FiniteSet) else [g]),
                                 (p.args if isinstance(p, FiniteSet) else [p]), depth)
@@ -169,19 +184,33 @@ def expr_equal(g, p, depth: int = 0) -> bool:
     if isinstance(g, Tuple) or isinstance(p, Tuple):
         if sg is None or sp is None or len(sg) != len(sp):
             return False
-        return all(expr_equal(x, y, depth) for x, y in zip(sg, sp))
+        return _in_order(sg, sp, depth)
     if isinstance(g, Set) or isinstance(p, Set):
         return isinstance(g, Set) and isinstance(p, Set) and _sets_equal(g, p, depth)
-    if _is_plain_number(g) and _is_plain_number(p):
-        return _numbers_equal(g, p)
+    if is_plain_number(g) and is_plain_number(p):
+        return numbers_equal(g, p, rounding)
     try:
         return bool(mv_grader.sympy_expr_eq(g, p, 6, 15, False, True))
     except Exception:
         return False
 
 
+def _list_against_tuple(list_text: str, other, is_text: bool):
+    """A bare comma list next to a tuple reads as that tuple: compared in order (``sequences.py``).
+    None when this is not that case."""
+    if is_text or list_text.startswith("\\{") or _seq(other) is None:
+        return None
+    pieces = split_top(list_text, ",")
+    if len(pieces) < 2:
+        return None
+    items = [parse_answer(piece) for piece in pieces]
+    if any(item is None for item in items):
+        return False
+    return _in_order(items, _seq(other), 0)
+
+
 def _percent_variants(x, percent: bool):
-    if percent and _is_plain_number(x):
+    if percent and is_plain_number(x):
         return [x, x / 100]
     return [x]
 
@@ -193,6 +222,11 @@ def symbolic_equal(a_text: str, a_percent: bool, a_is_text: bool, b_text: str, b
     b = parse_answer(b_text, b_is_text)
     if a is None or b is None:
         return False
+    ordered = _list_against_tuple(a_text, b, a_is_text)
+    if ordered is None:
+        ordered = _list_against_tuple(b_text, a, b_is_text)
+    if ordered is not None:
+        return ordered
     for x in _percent_variants(a, a_percent):
         for y in _percent_variants(b, b_percent):
             if expr_equal(x, y):

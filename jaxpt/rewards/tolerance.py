@@ -12,9 +12,13 @@ Tolerance policy:
   (``0.123457`` for 10/81, ``3.14159`` for pi) matches. The tolerance is *relative*, never absolute,
   so tiny distinct values stay distinct (``1e-7 != 2e-7``) and huge ones compare sensibly
   (``4.5e33 != 4.6e33``).
+* Rounding (entries of tuples, intervals and matrices only; POLICY in ``sequences.py``): a decimal
+  written with at least ``MIN_ROUNDED_PLACES`` places also equals an exact value that rounds to it
+  (``(0.33, 0.67)`` is ``(\\frac13, \\frac23)``). A whole answer ``0.33`` stays unequal to ``\\frac13``.
 """
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 REL_TOL = 5e-6
@@ -55,3 +59,31 @@ def float_verdict(za: complex, zb: complex, approx: bool, noise: float = 0.0):
         return False if diff - noise > tol else None
     # Exact irrational values: floats can prove a difference but never an equality.
     return False if diff > max(FLOAT_SEPARATION * scale, 1e4 * noise) else None
+
+
+# Rounding rule for entries of tuples, intervals and matrices (POLICY in ``sequences.py``): a decimal
+# written with at least this many places equals an exact value that rounds to it.
+MIN_ROUNDED_PLACES = 2
+_DECIMAL_LITERAL_RE = re.compile(r"^[-+]?\d*\.(\d+)$")
+
+
+def decimal_places(text: str | None) -> int | None:
+    """Places after the point of a plain decimal literal (``-0.33`` -> 2), else None."""
+    if text is None:
+        return None
+    m = _DECIMAL_LITERAL_RE.match(text.strip())
+    return len(m.group(1)) if m else None
+
+
+def rounds_to(literal: str, places: int, q=None, z=None) -> bool:
+    """Does the exact value (``q``: (re, im) Fractions, else float ``z``) round to ``literal``?"""
+    if places < MIN_ROUNDED_PLACES or places > 15:
+        return False
+    shown = Fraction(literal.strip())
+    half = Fraction(1, 2 * 10**places)
+    if q is not None:
+        return q[1] == 0 and abs(q[0] - shown) <= half
+    if z is None or z.imag != 0:
+        return False
+    # float value of an irrational: ties (a distance of exactly half a unit) cannot occur
+    return abs(z.real - float(shown)) <= float(half) * (1 + 1e-9)

@@ -6,7 +6,12 @@ tuples / intervals / sets / matrices of those. Only undecided items go to the po
 within a batch and memoised across batches (RL groups repeat the same answers a lot). Every
 symbolic item has a hard time limit; a timed-out or crashed item scores False and is counted.
 
-See ``normalize.py`` for the percent policy and ``tolerance.py`` for the tolerance policy.
+An output may offer more than one reading of its answer (several boxes that may form one list:
+``boxes.py``); it is correct when any reading is. Outputs flagged ``truncated`` (cut at the length
+limit) are graded by ``grading.py``'s rule for them.
+
+Policies: percent in ``normalize.py``, tolerance in ``tolerance.py``, spellings in ``notation.py``,
+sets / lists / tuples and rounding in ``sequences.py``, several boxes in ``boxes.py``.
 """
 from __future__ import annotations
 
@@ -14,10 +19,12 @@ import os
 import threading
 from collections import OrderedDict
 
-from jaxpt.rewards.extract import extract_answer, extract_gold
+from jaxpt.rewards.extract import NO_ANSWER, Extraction, extract, extract_gold, looks_bare
 from jaxpt.rewards.fastpath import compare_answers
+from jaxpt.rewards.grading import Grading, resolve_grading
 from jaxpt.rewards.normalize import Answer, normalize
 from jaxpt.rewards.pool import CRASH, ERROR, OK, TIMEOUT, WorkerPool
+from jaxpt.rewards.structure import is_multi_valued
 
 SYMBOLIC_FN = "jaxpt.rewards.symbolic:symbolic_equal"
 WORKER_INIT = "jaxpt.rewards.symbolic:warm_up"
@@ -56,7 +63,10 @@ def _as_text(x) -> str | None:
 class Verifier:
     """Scores (output, gold) pairs. Thread-safe; owns a lazily started worker pool.
 
-    ``strict=True`` extracts only boxed answers from outputs (the RL reward setting).
+    ``grading`` ("strict" / "lenient", see ``grading.py``; the older ``strict=True`` means "strict")
+    says which parts of an output may count as its answer. ``truncated`` (one flag per output, from
+    the sampler) marks outputs cut at the length limit: they score only through a complete, explicit
+    final answer.
     """
 
     def __init__(self, workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -117,46 +127,74 @@ class Verifier:
                 self._stats[k] += v
 
     # -- scoring ------------------------------------------------------------------------------
-    def _prepare(self, output, gold, strict: bool, delta: dict):
-        """-> bool verdict, or (gold Answer, pred Answer) still to decide symbolically."""
+    def _prepare(self, output, gold, grading: Grading, truncated: bool, delta: dict):
+        """-> bool verdict, or the (gold Answer, pred Answer) readings still to decide symbolically."""
         out_text, gold_text = _as_text(output), _as_text(gold)
         if isinstance(output, (int, float)) and not isinstance(output, bool):
-            pred_raw = out_text  # a bare numeric answer, nothing to extract
+            found = Extraction(out_text)  # a bare numeric answer, nothing to extract
+        elif (grading is Grading.LENIENT and not truncated and out_text is not None and gold_text is not None
+              and out_text.strip() and out_text.strip() == gold_text.strip() and not looks_bare(out_text)):
+            delta["fast_path"] += 1
+            return True  # the gold itself, written as a sentence (a bare gold takes the usual path)
         else:
-            pred_raw = extract_answer(out_text, strict=strict) if out_text is not None else None
+            found = extract(out_text, grading, truncated) if out_text is not None else NO_ANSWER
         gold_raw = extract_gold(gold) if gold_text is not None else None
-        if pred_raw is None or gold_raw is None:
+        if found.answer is None or gold_raw is None:
             delta["no_answer"] += 1
             return False
-        pred, ref = normalize(pred_raw), normalize(gold_raw)
-        if pred is None or ref is None:
+        ref = normalize(gold_raw)
+        preds = [found.answer]
+        if found.group and ref is not None and is_multi_valued(ref):
+            joined = ", ".join(found.group)
+            if joined != found.answer:
+                preds.append(joined)  # "\boxed{3} and ... \boxed{11}" against a gold "3, 11"
+        readings = [(ref, p) for p in (normalize(x) for x in preds) if p is not None]
+        if ref is None or not readings:
             delta["unparsable"] += 1
             return False
-        verdict = compare_answers(ref, pred)
-        if verdict is not None:
+        undecided = []
+        for reading in readings:
+            verdict = compare_answers(*reading)
+            if verdict is True:
+                delta["fast_path"] += 1
+                return True
+            if verdict is None:
+                undecided.append(reading)
+        if not undecided:
             delta["fast_path"] += 1
-            return verdict
-        return ref, pred
+            return False
+        return undecided
 
-    def verify(self, output, gold, strict: bool = False, timeout_s: float | None = None) -> bool:
-        return self.verify_batch([output], [gold], strict=strict, timeout_s=timeout_s)[0]
+    def verify(self, output, gold, strict: bool = False, timeout_s: float | None = None, grading=None,
+               truncated: bool = False) -> bool:
+        return self.verify_batch([output], [gold], strict=strict, timeout_s=timeout_s, grading=grading,
+                                 truncated=[truncated])[0]
 
     def verify_batch(self, outputs, golds, strict: bool = False, timeout_s: float | None = None,
-                     return_stats: bool = False):
-        """Scores pairs in parallel. Returns a list of bools, or (list, stats of this call)."""
+                     return_stats: bool = False, grading=None, truncated=None):
+        """Scores pairs in parallel. Returns a list of bools, or (list, stats of this call).
+
+        ``grading``: "strict" / "lenient" / a ``Grading`` (default: lenient, or strict when
+        ``strict=True``). ``truncated``: per-output flags (a list or array of bools; None = none cut).
+        """
         outputs, golds = list(outputs), list(golds)
         if len(outputs) != len(golds):
             raise ValueError(f"{len(outputs)} outputs but {len(golds)} golds")
+        cut = [False] * len(outputs) if truncated is None else [bool(t) for t in truncated]
+        if len(cut) != len(outputs):
+            raise ValueError(f"{len(outputs)} outputs but {len(cut)} truncated flags")
+        mode = resolve_grading(grading, strict)
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         delta = dict.fromkeys(STAT_KEYS, 0)
         results: list = [False] * len(outputs)
         todo: dict[tuple[Answer, Answer], list[int]] = {}
         for i, (out, gold) in enumerate(zip(outputs, golds)):
-            prepared = self._prepare(out, gold, strict, delta)
+            prepared = self._prepare(out, gold, mode, cut[i], delta)
             if isinstance(prepared, bool):
                 results[i] = prepared
             else:
-                todo.setdefault(prepared, []).append(i)
+                for reading in prepared:
+                    todo.setdefault(reading, []).append(i)
         if todo:
             self._decide_symbolic(todo, results, timeout_s, delta)
         delta["items"] = len(outputs)
@@ -171,7 +209,7 @@ class Verifier:
                 if key in self._memo:
                     self._memo.move_to_end(key)
                     for i in idx:
-                        results[i] = self._memo[key]
+                        results[i] = results[i] or self._memo[key]
                     delta["symbolic_cached"] += len(idx)
                 else:
                     keys.append(key)
@@ -193,7 +231,7 @@ class Verifier:
             elif status == ERROR:
                 delta["errors"] += 1
             for i in idx:
-                results[i] = verdict
+                results[i] = results[i] or verdict  # an output is right when any reading is
             if status in (OK, ERROR):  # deterministic outcomes only; a timeout may be load
                 with self._lock:
                     self._memo[key] = verdict
