@@ -159,7 +159,8 @@ def test_study_paradigms_at_matched_compute(tmp_path):
     flags = _flags({**SMALL, "rl": {**SMALL["rl"], "checkpoint_every": 0}})
     out = subprocess.run([sys.executable, "-m", "launch.study", "--config=configs/study_paradigms.py",
                           "--config.name=par", f"--config.out_dir={tmp_path}", *flags,
-                          "--config.paradigms=('pure_sft','sequential','pure_rl')", f"--config.paradigm_max_steps={cap}"],
+                          "--config.paradigms=('pure_sft','sequential','pure_rl')",
+                          f"--config.paradigm_max_steps={cap}"],
                          cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True,
                          timeout=900)
     assert out.returncode == 0, out.stderr[-4000:]

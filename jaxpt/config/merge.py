@@ -23,7 +23,8 @@ MOVED: Dict[str, str] = {
     "data.val_size": "data.val.size", "data.system_prompt": "prompt.system_prompt",
     "data.max_len": "data.sft.max_len", "data.max_prompt_len": "data.rl.max_prompt_len",
     "data.eval_source": "eval.source", "eval.benchmark_limit": "eval.limit", "eval.batch_prompts": "eval.batch_size",
-    "rl.rl": "rl", "sft.train": "sft", "eval.num_problems": "eval.limit",
+    "rl.rl": "rl", "rl.reward_strict": "rl.grading ('strict' or 'lenient')", "sft.train": "sft",
+    "eval.num_problems": "eval.limit",
     "rl.algorithm": "schedule.rl_algorithm (sequential / pure_rl) or schedule.paradigm (luffy, srft, upt): in the "
                     "pipeline the schedule picks the RL algorithm",
 }

@@ -142,4 +142,6 @@ def eval_section() -> ml_collections.ConfigDict:
         ("n", 1, "samples per problem (score = mean over them, avg@n)"),
         ("batch_size", 64, "sequences per sampler call"),
         ("seed", 0, "sampling seed"),
+        ("grading", "lenient", "lenient (a box, else a final-answer marker, else the last math) or strict "
+                               "(boxes only); a cut-off output needs an explicit final answer either way"),
     ])

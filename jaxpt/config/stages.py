@@ -72,7 +72,8 @@ def rl_section(with_algorithm: bool = True) -> ml_collections.ConfigDict:
         ("recompute_old_logprobs", False, "old logprobs from a trainer forward instead of the sampler's"),
         ("reward_correct", 1.0, "reward of a verified answer"),
         ("reward_wrong", 0.0, "reward otherwise"),
-        ("reward_strict", True, "only \\boxed{} answers count"),
+        ("grading", "strict", "how rollouts are graded: strict (only \\boxed{} answers) or lenient (the "
+                              "evaluation's rule); a cut-off output needs an explicit final answer either way"),
         ("verifier_timeout_s", 0.0, "per-answer verifier time limit (0 = the verifier's default)"),
         ("verifier_workers", 0, "verifier worker processes (0 = the verifier's default)"),
         ("advantage", placeholder(str), "advantage estimator (unset: the algorithm's): grpo, drgrpo, luffy, "

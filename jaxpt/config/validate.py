@@ -56,6 +56,7 @@ def validate(cfg, kind: str = ""):
                 "eval.limit", "log.every", "log.samples", "checkpoint.max_to_keep"):
         _at_least(cfg, key, 0)
     _check_optim(cfg, "optim", cfg.optim.to_dict())
+    _one_of(cfg, "eval.grading", ("strict", "lenient"))
     _at_least(cfg, "eval.n", 1)
     _at_least(cfg, "eval.batch_size", 1)
     _at_least(cfg, "eval.max_new_tokens", 1)
@@ -137,6 +138,7 @@ def _check_rl(cfg, kind: str) -> None:
     if r.group_size is not None:
         _at_least(cfg, "rl.group_size", 1)
     _one_of(cfg, "rl.speculate", ("safe", "always", "off"))
+    _one_of(cfg, "rl.grading", ("strict", "lenient"))
     _one_of(cfg, "rl.ds_metric", ("acc", "reward"))
     _one_of(cfg, "rl.kl_type", ("k1", "k2", "k3"))
     if not 0.0 < r.top_p <= 1.0:

@@ -31,13 +31,14 @@ class Scorer:
     def __init__(self, sets: Dict[str, List[dict]], tokenizer, fmt, max_new_tokens: int = 1024,
                  temperature: float = 0.0, top_p: float = 1.0, n: int = 1, batch_size: int = 64, seed: int = 0,
                  verify_timeout_s: Optional[float] = None, verify_workers: Optional[int] = None,
-                 progress: bool = False):
+                 progress: bool = False, grading: str = "lenient"):
         if not sets or not any(sets.values()):
             raise ValueError("no evaluation problems: set eval.benchmarks and/or eval.source")
         self.sets, self.tokenizer, self.fmt = sets, tokenizer, fmt
         self.kw = dict(k=int(n), temperature=float(temperature), top_p=float(top_p), max_new_tokens=int(max_new_tokens),
                        batch_size=int(batch_size), seed=int(seed), verify_timeout_s=verify_timeout_s,
-                       verify_workers=verify_workers, progress=progress)
+                       verify_workers=verify_workers, progress=progress, grading=grading)
+        self.grading = grading
         self.records = [dict(r, benchmark=name) for name, recs in sets.items() for r in recs]
         self.last_problems: List[dict] = []
 
@@ -51,7 +52,7 @@ class Scorer:
         return cls(sets if sets is not None else eval_sets(cfg), tokenizer, PromptFormat.from_config(cfg.prompt),
                    max_new_tokens=e.max_new_tokens, temperature=e.temperature, top_p=e.top_p, n=e.n,
                    batch_size=e.batch_size, seed=e.seed, verify_timeout_s=verify_timeout_s,
-                   verify_workers=verify_workers, progress=progress)
+                   verify_workers=verify_workers, progress=progress, grading=e.grading)
 
     @property
     def counts(self) -> Dict[str, int]:

@@ -60,6 +60,7 @@ def summarize(cfg, scorer_counts: Dict[str, int], p0: dict, sft, sft_score: dict
         "benchmarks": benchmarks,
         "eval_problems": int(sum(scorer_counts.values())),
         "prompt": prompt,
+        "grading": cfg.eval.grading,
         "wall_s": wall_s,
     }
 

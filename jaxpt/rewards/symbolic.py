@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 
-import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig
 from math_verify import grader as mv_grader
 from math_verify import parse as mv_parse

@@ -32,7 +32,6 @@ from jaxpt.analysis import flops as flops_lib
 from jaxpt.config import merge, rl_config, validate
 from jaxpt.data.formatting import PromptFormat
 from jaxpt.data.tokenizer import load_tokenizer, stop_token_ids, tokenizer_dir
-from jaxpt.models.checkpoint import load_model
 from jaxpt.models.config import ModelConfig
 from jaxpt.models.model import Model, param_shardings
 from jaxpt.parallel.mesh import sharder_from_config
@@ -52,7 +51,7 @@ from jaxpt.train.optimizer import optimizer_for
 from jaxpt.utils.metrics import MetricsWriter
 
 OnEval = Callable[[int, dict], bool]
-# reward_fn(response texts, gold answers) -> (correct bool [n], stats dict)
+# reward_fn(response texts, gold answers[, truncated bool [n]]) -> (correct bool [n], stats dict)
 RewardFn = Callable[[List[str], List[str]], Tuple[np.ndarray, dict]]
 
 
@@ -73,15 +72,27 @@ class RLResult:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def verifier_reward_fn(strict: bool = True, timeout_s: float = 0.0, workers: int = 0) -> RewardFn:
+def verifier_reward_fn(grading: str = "strict", timeout_s: float = 0.0, workers: int = 0) -> RewardFn:
+    """The verifier as a reward: `grading` is a jaxpt.rewards mode; an output the sampler cut off at the length
+    limit (truncated) scores only through an explicit, complete final answer."""
     from jaxpt.rewards import verify_batch
 
-    def fn(texts, golds):
+    def fn(texts, golds, truncated=None):
         ok, stats = verify_batch(list(texts), list(golds), timeout_s=timeout_s or None, workers=workers or None,
-                                 strict=strict, return_stats=True)
+                                 grading=grading, truncated=None if truncated is None else list(truncated),
+                                 return_stats=True)
         return np.asarray(ok, bool), dict(stats)
 
     return fn
+
+
+def _takes_truncated(fn) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(fn).parameters) >= 3
+    except (TypeError, ValueError):
+        return False
 
 
 def _to_device(x, sharding):
@@ -292,7 +303,7 @@ class RLRunner:
             shard = param_shardings(self.cfg, self.sharder)
             self.ref_params = jax.jit(lambda p: jax.tree.map(jnp.copy, p), out_shardings=shard)(params)
         self._init_params = params
-        self.reward_fn = reward_fn or verifier_reward_fn(bool(r.reward_strict), float(r.verifier_timeout_s),
+        self.reward_fn = reward_fn or verifier_reward_fn(r.grading, float(r.verifier_timeout_s),
                                                          int(r.verifier_workers))
         self.rows_sh = self.sharder.sharding(("batch",)) if self.sharder is not None else None
         self.micro_sh = rl_step.batch_sharding(self.sharder, True)
@@ -328,7 +339,10 @@ class RLRunner:
         resp = [row[:n].tolist() for row, n in zip(rnd.tokens, rnd.lengths)]
         texts = self.tok.batch_decode(resp, skip_special_tokens=True)
         golds = [self.prompts.answers[i] for i in np.repeat(rnd.prompt_ids, self.G)]
-        correct, stats = self.reward_fn(texts, golds)
+        if _takes_truncated(self.reward_fn):
+            correct, stats = self.reward_fn(texts, golds, rnd.truncated)
+        else:
+            correct, stats = self.reward_fn(texts, golds)
         r = self.c.rl
         reward = rule_rewards(correct, float(r.reward_correct), float(r.reward_wrong))
         if self.algo.overlong_shaping:

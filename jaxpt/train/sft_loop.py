@@ -16,7 +16,6 @@ prompt+response length of the training set and B the number of sequences the ste
 import dataclasses
 import json
 import logging
-import math
 import pathlib
 import time
 from typing import Callable, List, Optional, Tuple
