@@ -89,7 +89,8 @@ def test_structures():
     assert fast("(1,2)", "(2,1)") is False
     assert fast("[1,2)", "[1,2]") is False
     assert fast("\\{1,2\\}", "\\{2,1\\}") is True
-    assert fast("2,3", "3,2") is True
+    assert fast("2,3", "3,2") is False  # bare comma lists are ordered (sequences.py policy)
+    assert fast("2,3", "\\{3,2\\}") is True  # braces make a set
     assert fast("3", "3, 4") is False
     assert fast("(0,2)\\cup[2,3)", "(0,3)") is True  # merged pieces
     assert fast("(-\\infty,2)\\cup(3,\\infty)", "(-\\infty,3)\\cup(2,\\infty)") is False
@@ -169,8 +170,9 @@ def test_clock_time_policy():
 def test_relations_and_inequalities():
     assert fast("x\\lt 3", "x<3") is True
     assert fast("3 > x", "x < 3") is True
-    assert fast("x<3", "(-\\infty,3)") is True
-    assert fast("-1 < x \\le 2", "(-1, 2]") is True
+    assert fast("x<3", "(-\\infty,3)") is False  # an inequality is not an interval
+    assert fast("\\{x \\mid x<3\\}", "(-\\infty,3)") is True  # a set-builder set is
+    assert fast("-1 < x \\le 2", "(-1, 2]") is False  # a chained inequality is not an interval
     assert fast("x<3", "x\\le 3") is False
     assert fast("x<3", "y<3") is False  # the variable counts
     assert fast("x\\ne 4", "x=4") is False
@@ -184,7 +186,7 @@ def test_sequence_policy():
     assert fast("\\{1,2\\}", "[1,2]") is False
     assert fast("-4, 7", "(-4, 7)") is True  # a bare list next to a tuple is that tuple
     assert fast("7, -4", "(-4, 7)") is False
-    assert fast("7, -4", "-4, 7") is True  # two lists: any order
+    assert fast("7, -4", "-4, 7") is False  # two bare lists: in order
     assert fast("(1,2)", "3") is False
 
 

@@ -5,9 +5,10 @@ POLICY where the field disagrees (ours, applied the same way on the symbolic pat
 * Braces make a set: ``\\{1, 2\\}`` equals ``\\{2, 1\\}``, and a set also equals the same elements in
   parentheses (``(1, 2)``, ``(2, 1)``), a common way to write a solution set. It never equals an
   interval with a closed end (``[1, 2]``): that is a continuum, not two points.
-* A bare comma list is the list of a problem's answers, in any order: ``2, 3`` equals ``3, 2``
-  (roots, solutions). Next to a tuple it reads as that tuple without its parentheses, so order
-  counts there: ``-4, 7`` equals ``(-4, 7)`` but ``7, -4`` does not.
+* A bare comma list is ordered, as in the answer checkers whose test suites we measure against
+  (math-verify disagrees and treats it as a set): ``2, 3`` is not ``3, 2``. Braces make it a set, on
+  either side: ``\{2, 3\}`` equals ``3, 2``. Next to a tuple it reads as that tuple without its
+  parentheses: ``-4, 7`` equals ``(-4, 7)`` but ``7, -4`` does not.
 * Tuples and intervals are ordered and their brackets count: ``(1, 2)`` is not ``[1, 2]``.
 * Rounding inside tuples, intervals and matrices: an entry written as a decimal with at least two
   decimal places equals an exact value that rounds to it (``(0.33, 0.67)`` equals
@@ -15,7 +16,9 @@ POLICY where the field disagrees (ours, applied the same way on the symbolic pat
   keeps the stricter rule of ``tolerance.py`` (``0.33`` is not ``\\frac13``): a vector or interval of
   rounded entries is the usual way to report one, a lone rounded number is an imprecise answer.
 * Intervals read from inequalities keep their variable: ``x < 3`` is not ``y < 3``. Inequalities
-  in one variable joined by "or" (a list) are the union of their solutions.
+  in one variable joined by "or" (a list) are the union of their solutions. An inequality (chained
+  or not) and an interval are different objects: ``2 \le x < 5`` is not ``[2, 5)`` (the field's
+  checkers keep them apart; math-verify does not).
 """
 from __future__ import annotations
 
@@ -117,15 +120,17 @@ def compare_sequences(a: Node, b: Node, cmp, cmp_rounded) -> bool | None:
     if sa in ORDERED and sb in ORDERED:
         if sa != sb or len(a.items) != len(b.items):
             return False  # (1,2) vs [1,2], [1,2) vs [1,2]: open vs closed matters
-        if a.var and b.var and a.var != b.var:
-            return False  # x < 3 vs y < 3
+        if a.var != b.var:
+            return False  # x < 3 vs y < 3, and an inequality vs an interval
         return _in_order(a.items, b.items, cmp_rounded)
     if sa == "matrix" and sb == "matrix":
         if a.value != b.value:
             return False
         return _in_order(a.items, b.items, cmp_rounded)
+    if sa == "list" and sb == "list":
+        return _in_order(a.items, b.items, cmp_rounded)  # bare comma lists are ordered
     if sa in UNORDERED and sb in UNORDERED:
-        return match_unordered(a.items, b.items, cmp)
+        return match_unordered(a.items, b.items, cmp)  # braces on a side make both a set
     if {sa, sb} == {"set", "()"}:
         return match_unordered(a.items, b.items, cmp)
     if {sa, sb} == {"list", "()"}:

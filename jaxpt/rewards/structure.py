@@ -139,7 +139,10 @@ def parse(s: str, depth: int = 0, is_text: bool = False) -> Node | None:
         m = _SET_BUILDER_RE.match(s)
         if m:  # \{x \mid x > 2\}: the solutions of the condition
             cond = parse(m.group(2), depth + 1)
-            return cond if cond is not None and cond.kind == "seq" and cond.var == m.group(1) else None
+            if cond is None or cond.kind != "seq" or cond.var != m.group(1):
+                return None
+            # A set, not an inequality: it equals the interval (its variable is bound inside the braces).
+            return Node("seq", shape=cond.shape, items=cond.items, var=None)
         return _unordered("set", split_top(s[2:-2], ","), depth)
     if s[0] in "([" and s[-1] in ")]" and _closing_index(s) == len(s) - 1:
         parts = split_top(s[1:-1], ",")

@@ -159,8 +159,7 @@ def expr_equal(g, p, depth: int = 0, rounding: bool = False) -> bool:
     if g_rel or p_rel:
         rel, other = (g, p) if g_rel else (p, g)
         if isinstance(other, Set) and not isinstance(other, FiniteSet):
-            as_set = _as_set(rel)  # 2 <= x < 5 vs [2, 5)
-            return as_set is not None and _sets_equal(as_set, other, depth)
+            return False  # 2 <= x < 5 vs [2, 5): an inequality is not an interval (sequences.py)
         if mv_grader.is_assignment_relation(rel):
             return expr_equal(_assignment_rhs(rel), other, depth)
         return False  # x^2 + y^2 = 1 is not the number 1
@@ -194,6 +193,27 @@ def expr_equal(g, p, depth: int = 0, rounding: bool = False) -> bool:
         return False
 
 
+def _bare_list(text: str, is_text: bool):
+    """The items of a bare comma list (no braces), or None."""
+    if is_text or text.startswith("\\{"):
+        return None
+    pieces = split_top(text, ",")
+    return pieces if len(pieces) >= 2 else None
+
+
+def _list_against_list(a_text: str, a_is_text: bool, b_text: str, b_is_text: bool):
+    """Two bare comma lists are compared in order (``sequences.py``); None when this is not that case."""
+    pa, pb = _bare_list(a_text, a_is_text), _bare_list(b_text, b_is_text)
+    if pa is None or pb is None:
+        return None
+    if len(pa) != len(pb):
+        return False
+    xs, ys = [parse_answer(p) for p in pa], [parse_answer(p) for p in pb]
+    if any(v is None for v in xs + ys):
+        return None
+    return _in_order(xs, ys, 0)
+
+
 def _list_against_tuple(list_text: str, other, is_text: bool):
     """A bare comma list next to a tuple reads as that tuple: compared in order (``sequences.py``).
     None when this is not that case."""
@@ -221,7 +241,9 @@ def symbolic_equal(a_text: str, a_percent: bool, a_is_text: bool, b_text: str, b
     b = parse_answer(b_text, b_is_text)
     if a is None or b is None:
         return False
-    ordered = _list_against_tuple(a_text, b, a_is_text)
+    ordered = _list_against_list(a_text, a_is_text, b_text, b_is_text)
+    if ordered is None:
+        ordered = _list_against_tuple(a_text, b, a_is_text)
     if ordered is None:
         ordered = _list_against_tuple(b_text, a, b_is_text)
     if ordered is not None:
