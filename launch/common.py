@@ -31,6 +31,44 @@ def add_config_help(kind: str) -> None:
         + help_text(tree, MAIN_SECTIONS[kind]) + "\n")
 
 
+def parse_flags(argv):
+    """absl's flag parsing, except that a --config.<key>=... naming no key fails with its dotted path and the
+    nearest known key (ml_collections would raise a bare AttributeError from deep inside)."""
+    try:
+        return FLAGS(argv)
+    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
+        message = _bad_override(argv)
+        if message is None:
+            raise
+        sys.stderr.write(f"FATAL Flags parsing error: {message}\n")
+        sys.exit(1)
+
+
+def _bad_override(argv):
+    """The message for the first --config.<path> override that names no key of the config file's tree."""
+    import importlib.util
+
+    from jaxpt.config.merge import unknown_key_message
+
+    path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    if path is None:
+        return None
+    spec = importlib.util.spec_from_file_location("_launched_config", path.split(":")[0])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    tree = mod.get_config()
+    for arg in argv:
+        if not arg.startswith("--config."):
+            continue
+        key = arg[len("--config."):].split("=", 1)[0]
+        node = tree
+        for part in key.split("."):
+            if not hasattr(node, "keys") or part not in node:
+                return unknown_key_message(key, tree)
+            node = node[part]
+    return None
+
+
 def start() -> None:
     """Call first in main(): jax.distributed (when asked), then the persistent compile cache."""
     from jaxpt.parallel.mesh import initialize_distributed

@@ -65,4 +65,4 @@ def run(cfg):
 
 if __name__ == "__main__":
     common.add_config_help("pipeline")
-    app.run(main)
+    app.run(main, flags_parser=common.parse_flags)

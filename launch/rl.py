@@ -37,4 +37,4 @@ def main(argv):
 
 if __name__ == "__main__":
     common.add_config_help("rl")
-    app.run(main)
+    app.run(main, flags_parser=common.parse_flags)

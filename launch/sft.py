@@ -26,4 +26,4 @@ def main(argv):
 
 if __name__ == "__main__":
     common.add_config_help("sft")
-    app.run(main)
+    app.run(main, flags_parser=common.parse_flags)

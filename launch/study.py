@@ -95,4 +95,4 @@ def main(argv):
 
 if __name__ == "__main__":
     common.add_config_help("pipeline")
-    app.run(main)
+    app.run(main, flags_parser=common.parse_flags)

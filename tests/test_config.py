@@ -155,3 +155,11 @@ def test_help_lists_the_main_keys(script, keys):
         assert key in text, key
     line = next(x for x in text.splitlines() if x.strip().startswith("model.init_from"))
     assert "preset" in line and "Hugging Face" in line  # a one-line meaning, not just the key
+
+
+def test_cli_unknown_key_names_the_nearest_key():
+    out = subprocess.run([sys.executable, "-m", "launch.sft", "--config=configs/sft_tiny.py",
+                          "--config.sft.total_step=3"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert out.returncode != 0
+    assert "unknown config key 'sft.total_step'; did you mean 'sft.total_steps'?" in out.stderr
