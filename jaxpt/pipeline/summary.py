@@ -56,6 +56,10 @@ def summarize(cfg, scorer_counts: Dict[str, int], p0: dict, sft, sft_score: dict
         "PL_rl": _frac(fit.get("PL_rl")),
         "A_post_identified": fit.get("identified"),
         "A_post_interval": [_frac(v) for v in (fit.get("A_post_interval") or [])] or None,
+        # Which fit the headline is (sigmoid, constrained when the asymptote is not identified, or peak), and
+        # the unconstrained optimum beside it.
+        "A_post_headline": fit.get("headline"),
+        "A_post_unconstrained": _frac(fit.get("A_post_unconstrained")),
         "rl_best_observed": max((e["overall"] for e in rl.evals), default=None) if rl is not None else None,
         "benchmarks": benchmarks,
         "eval_problems": int(sum(scorer_counts.values())),
