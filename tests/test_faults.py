@@ -305,6 +305,25 @@ def test_nonfinite_state_is_never_saved_or_exported(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ SFT resume
+def test_checkpoint_meta_is_the_one_given_at_save_time(tmp_path):
+    """Saves are asynchronous and the loops keep updating their progress dict right after: a checkpoint must
+    hold the position of its own step (it held a later one, so a resume skipped steps)."""
+    ck = TrainCheckpointer(tmp_path / "checkpoints", 0)  # keep all
+    state = {"p": jax.numpy.ones(3)}
+    steps = range(1, 9)  # the race is timing-dependent: several saves make it show
+    for step in steps:
+        meta = {"progress": {"step": step, "history": [[step, 0.5]]}}
+        ck.save(step, state, meta)
+        meta["progress"]["step"] = -1
+        meta["progress"]["history"].append([99, 0.0])
+    ck.wait()
+    abstract = {"p": jax.ShapeDtypeStruct((3,), np.float32, sharding=jax.sharding.SingleDeviceSharding(
+        jax.devices()[0]))}
+    assert [ck.restore(s, abstract)[1] for s in steps] == [{"progress": {"step": s, "history": [[s, 0.5]]}}
+                                                           for s in steps]
+    ck.close()
+
+
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, sft_ref, caplog):
     ref, _ = sft_ref
     work = tmp_path / "corrupt"

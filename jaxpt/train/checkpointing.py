@@ -57,6 +57,10 @@ class TrainCheckpointer:
         if step in self.manager.all_steps():
             return False
         assert_finite(state, f"step {step}: the train state")
+        # A snapshot: orbax may serialise the JSON in its background thread, after the caller has moved on and
+        # changed the dicts (the loops keep updating `progress`), which wrote a later step's position beside
+        # this step's state.
+        meta = json.loads(json.dumps(meta))
         args = self._ocp.args.Composite(state=self._ocp.args.StandardSave(state),
                                         meta=self._ocp.args.JsonSave(meta))
         return self.manager.save(step, args=args, force=True)
