@@ -16,7 +16,7 @@ FLAGS = flags.FLAGS
 MAIN_SECTIONS = {"sft": ("model", "tokenizer", "data", "prompt", "optim", "sft", "eval", "mesh", "guard", "workdir"),
                  "rl": ("model", "tokenizer", "data", "prompt", "optim", "rl", "eval", "mesh", "guard", "workdir"),
                  "pipeline": ("name", "out_dir", "model", "tokenizer", "data", "prompt", "schedule", "eval", "optim",
-                              "sft", "rl", "mesh")}
+                              "sft", "rl", "mesh", "guard")}
 
 
 def add_config_help(kind: str) -> None:
