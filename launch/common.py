@@ -13,10 +13,10 @@ flags.DEFINE_bool("resume", False, "Continue from the latest checkpoints in the 
 
 FLAGS = flags.FLAGS
 
-MAIN_SECTIONS = {"sft": ("model", "tokenizer", "data", "prompt", "optim", "sft", "eval", "mesh", "workdir"),
-                 "rl": ("model", "tokenizer", "data", "prompt", "optim", "rl", "eval", "mesh", "workdir"),
+MAIN_SECTIONS = {"sft": ("model", "tokenizer", "data", "prompt", "optim", "sft", "eval", "mesh", "guard", "workdir"),
+                 "rl": ("model", "tokenizer", "data", "prompt", "optim", "rl", "eval", "mesh", "guard", "workdir"),
                  "pipeline": ("name", "out_dir", "model", "tokenizer", "data", "prompt", "schedule", "eval", "optim",
-                              "sft", "rl", "mesh")}
+                              "sft", "rl", "mesh", "guard")}
 
 
 def add_config_help(kind: str) -> None:

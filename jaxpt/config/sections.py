@@ -1,4 +1,4 @@
-"""The sections every stage shares: model, tokenizer, prompt, mesh, data, optim, checkpoint, log, eval.
+"""The sections every stage shares: model, tokenizer, prompt, mesh, data, optim, checkpoint, guard, log, eval.
 
 Each factory owns its defaults. SFT, RL and the pipeline embed all of them and add only their own section
 (jaxpt/config/stages.py), so a key has one name and one default wherever it appears.
@@ -115,6 +115,16 @@ def checkpoint_section() -> ml_collections.ConfigDict:
     return section("checkpoint", [
         ("max_to_keep", 2, "train-state checkpoints kept per stage (0 = all)"),
         ("resume", False, "continue from the latest checkpoint in the work directory"),
+    ])
+
+
+def guard_section() -> ml_collections.ConfigDict:
+    return section("guard", [
+        ("nonfinite_policy", "stop", "a non-finite loss or gradient norm: stop (exit naming the step and the "
+                                     "metric, nothing non-finite saved) or skip (drop that update, count it)"),
+        ("max_consecutive_skips", 10, "skip: this many non-finite updates in a row stop the run anyway"),
+        ("flat_steps", 20, "warn when the loss is flat and the gradient norm exactly 0 for this many steps "
+                           "(0 = never)"),
     ])
 
 

@@ -13,7 +13,7 @@ from ml_collections.config_dict import placeholder
 from jaxpt.config import sections as S
 from jaxpt.config.schema import override_section, section
 
-SHARED = ("tokenizer", "model", "prompt", "mesh", "data", "optim", "checkpoint", "log", "eval")
+SHARED = ("tokenizer", "model", "prompt", "mesh", "data", "optim", "checkpoint", "guard", "log", "eval")
 
 
 def _shared(c: ml_collections.ConfigDict) -> None:
@@ -30,6 +30,7 @@ def _shared(c: ml_collections.ConfigDict) -> None:
     c.data = S.data_section()
     c.optim = S.optim_section()
     c.checkpoint = S.checkpoint_section()
+    c.guard = S.guard_section()
     c.log = S.log_section()
     c.eval = S.eval_section()
 

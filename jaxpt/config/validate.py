@@ -1,4 +1,6 @@
 """Value checks on a config tree before anything loads, each naming the dotted key at fault."""
+import math
+
 from jaxpt.config.stages import pipeline_config, rl_config, sft_config
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -39,6 +41,7 @@ def _at_least(cfg, key: str, low, allow=()) -> None:
 def validate(cfg, kind: str = ""):
     """Raises ConfigValueError on a value no stage could run with; returns cfg."""
     kind = kind or _kind(cfg)
+    _check_no_nan(cfg)
     _one_of(cfg, "model.param_dtype", DTYPES)
     _one_of(cfg, "model.dtype", DTYPES)
     _one_of(cfg, "model.remat", ("none", "full", "dots"))
@@ -56,6 +59,9 @@ def validate(cfg, kind: str = ""):
                 "eval.limit", "log.every", "log.samples", "checkpoint.max_to_keep"):
         _at_least(cfg, key, 0)
     _check_optim(cfg, "optim", cfg.optim.to_dict())
+    _one_of(cfg, "guard.nonfinite_policy", ("stop", "skip"))
+    _at_least(cfg, "guard.max_consecutive_skips", 1)
+    _at_least(cfg, "guard.flat_steps", 0)
     _one_of(cfg, "eval.grading", ("strict", "lenient"))
     _at_least(cfg, "eval.n", 1)
     _at_least(cfg, "eval.batch_size", 1)
@@ -94,7 +100,20 @@ def _check_mesh(cfg) -> None:
     _one_of(cfg, "mesh.rules", tuple(RULE_SETS))
 
 
+def _check_no_nan(cfg, prefix: str = "") -> None:
+    """NaN passes every `<` / `>=` comparison below, so it is refused up front, wherever it is set."""
+    for key in cfg.keys():
+        value = cfg[key]
+        if hasattr(value, "keys"):
+            _check_no_nan(value, f"{prefix}{key}.")
+        elif isinstance(value, float) and math.isnan(value):
+            raise ConfigValueError(f"{prefix}{key} = nan; must be a number")
+
+
 def _check_optim(cfg, prefix: str, o: dict) -> None:
+    for key, value in o.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigValueError(f"{prefix}.{key} = {value!r}; must be finite")
     if o.get("schedule") is not None and o["schedule"] not in ("constant", "cosine"):
         raise ConfigValueError(f"{prefix}.schedule = {o['schedule']!r}; expected 'constant' or 'cosine'")
     for key in ("lr", "warmup_steps", "min_lr_ratio", "weight_decay", "clip_norm", "eps"):

@@ -11,6 +11,7 @@ The response ends at its last stop token (e.g. `<|im_end|>`, whose trailing newl
 without one gets the tokenizer's EOS appended, so the model always learns to stop.
 """
 import dataclasses
+import logging
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -145,3 +146,21 @@ def check_prompt_format(tokenizer, fmt: PromptFormat, example: str = "1+2=?") ->
         bad = sorted({ch for ch in prompt_text(tokenizer, example, fmt) if tokenizer.convert_tokens_to_ids(ch) == unk})
         raise ValueError(f"prompt.template / system_prompt: the tokenizer cannot encode {''.join(bad)[:40]!r} (they "
                          f"become {tokenizer.unk_token}); with the toy task use prompt.template='{{question}}'")
+
+
+def unknown_token_report(tokenizer, ids_list, texts: Sequence[str], what: str, where=None) -> int:
+    """Number of tokenized examples holding the tokenizer's <unk> (text it cannot encode, e.g. letters outside
+    the toy task's alphabet), with a warning naming the characters and the first places (`where(i)` -> a
+    "file:line" or None); 0 for tokenizers without <unk>."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return 0
+    hits = [i for i, ids in enumerate(ids_list) if np.any(np.asarray(ids) == unk)]
+    if hits:
+        chars = sorted({ch for i in hits[:100] for ch in texts[i] if tokenizer.convert_tokens_to_ids(ch) == unk})
+        shown = f" ({''.join(chars)[:40]!r})" if chars else ""
+        places = [p for p in ((where(i) if where else None) for i in hits[:3]) if p]
+        logging.warning("%s: %d of %d examples hold characters the tokenizer cannot encode%s; they become %s%s",
+                        what, len(hits), len(ids_list), shown, tokenizer.unk_token,
+                        f"; first at {', '.join(places)}" if places else "")
+    return len(hits)

@@ -2,14 +2,18 @@
 expert trajectories, evaluation problems.
 
 Every role reads a file (.jsonl/.json/.parquet, or a hub data set when online) through jaxpt.data.sources
-with its field mapping, or "toy", the embedded task (jaxpt.data.tasks.toy). Records are plain dicts
-{question, solution, answer}; nothing downstream knows where they came from.
+with its field mapping, or "toy", the embedded task (jaxpt.data.tasks.toy). Records are dicts
+{question, solution, answer} (jaxpt.data.sources.Record: they also know their file:line for messages).
+
+A record a role cannot use is dropped and counted per reason in the caller's `Drops` (jaxpt.data.drops): RL
+prompts and evaluation problems without an answer, SFT records whose question is in the validation set.
+A field missing from a whole file is an error naming the file and the field.
 """
-import logging
 import pathlib
 from typing import Dict, List, Optional, Tuple
 
-from jaxpt.data.sources import DataError, load_records, split_holdout
+from jaxpt.data.drops import Drops
+from jaxpt.data.sources import DataError, load_records, record_where, split_holdout
 
 TOY = "toy"
 
@@ -19,33 +23,39 @@ def _cache(cfg) -> Optional[str]:
 
 
 def _load(role: str, source: str, fields, normalize: str, split: str, limit: int, cfg,
-          require_solution: bool = True, require_answer: bool = False) -> List[dict]:
+          require_solution: bool = True, drops: Optional[Drops] = None) -> List[dict]:
     try:
         if require_solution:
             return load_records(source, fields=dict(fields), split=split, normalize=normalize,
-                                limit=limit or None, cache_dir=_cache(cfg), require_answer=require_answer)
-        return load_problems(source, fields, normalize, split, limit, cfg)
+                                limit=limit or None, cache_dir=_cache(cfg))
+        return load_problems(source, fields, normalize, split, limit, cfg, drops)
     except FileNotFoundError as e:
         raise DataError(f"{role}.source: {e}") from None
 
 
-def load_problems(source: str, fields, normalize: str, split: str, limit: int, cfg) -> List[dict]:
-    """(question, answer) records; a solution column is optional (prompt sets, benchmark-style files)."""
-    fields = dict(fields)
-    try:
-        return load_records(source, fields=fields, split=split, normalize=normalize, limit=limit or None,
-                            cache_dir=_cache(cfg), require_answer=normalize == "none")
-    except DataError as e:
-        if "(mapped to solution) is missing" not in str(e):
-            raise
-    # No solution column: read the answer column in its place, then drop it.
-    recs = load_records(source, fields={**fields, "solution": fields.get("answer", "answer")}, split=split,
-                        normalize="none", limit=limit or None, cache_dir=_cache(cfg), require_answer=True)
-    return [{"question": r["question"], "answer": r["answer"]} for r in recs]
+def load_problems(source: str, fields, normalize: str, split: str, limit: int, cfg,
+                  drops: Optional[Drops] = None) -> List[dict]:
+    """(question, answer[, solution]) records: the solution column is optional (prompt sets, benchmark-style
+    files), the answer is required: a file without the answer field is an error, a record without an answer
+    is dropped into `drops` (an error when no `drops` is given)."""
+    recs = load_records(source, fields=dict(fields), split=split, normalize=normalize, limit=limit or None,
+                        cache_dir=_cache(cfg), require_answer=normalize == "none", require_solution=False,
+                        drops=drops)
+    for r in recs:
+        if r.get("solution") is None:
+            del r["solution"]
+    return recs
 
 
-def sft_records(cfg) -> Tuple[List[dict], List[dict], Dict[str, str]]:
-    """(train, validation, where each came from) for the SFT stage."""
+def _log(drops: Drops, kept: int, own: bool) -> None:
+    """A role that made its own Drops reports them itself; a caller's Drops is the caller's to report."""
+    if own:
+        drops.log(kept)
+
+
+def sft_records(cfg, drops: Optional[Drops] = None) -> Tuple[List[dict], List[dict], Dict[str, str]]:
+    """(train, validation, where each came from) for the SFT stage; training records whose question is also a
+    validation question are dropped into `drops` (logged here when None)."""
     from jaxpt.data.tasks import toy
 
     d = cfg.data
@@ -66,32 +76,51 @@ def sft_records(cfg) -> Tuple[List[dict], List[dict], Dict[str, str]]:
     else:
         train, val = split_holdout(train, int(d.val.size), int(d.sft.shuffle_seed))
         files["val"] = f"{d.sft.source} (held out {len(val)})"
+    own = drops is None
+    drops = Drops("data.sft") if own else drops
     held = {r["question"] for r in val}
-    n0 = len(train)
-    train = [r for r in train if r["question"] not in held]
-    if len(train) < n0:
-        logging.warning("data.sft: dropped %d of %d training records whose question is in the validation set",
-                        n0 - len(train), n0)
-    return train, val, files
+    kept = []
+    for r in train:
+        if r["question"] in held:
+            drops.add("question in the validation set", record_where(r))
+        else:
+            kept.append(r)
+    _log(drops, len(kept), own)
+    return kept, val, files
 
 
-def rl_records(cfg) -> Tuple[List[dict], str]:
-    """(RL prompt records {question, answer[, solution]}, where they came from)."""
+def rl_records(cfg, drops: Optional[Drops] = None) -> Tuple[List[dict], str]:
+    """(RL prompt records {question, answer[, solution]}, where they came from). Prompts without an answer are
+    dropped into `drops` (logged here when None); a source without any answer is an error naming the field."""
     from jaxpt.data.tasks import toy
 
     d = cfg.data
+    own = drops is None
+    drops = Drops("data.rl") if own else drops
     source = d.rl.source or d.sft.source
     if source == TOY:
         recs = toy.split(d.toy, "rl_prompts") if d.rl.source == TOY or not d.rl.source else []
         where = "toy:rl_prompts"
     elif d.rl.source:
-        recs = _load("data.rl", d.rl.source, d.rl.fields, d.rl.normalize, d.rl.split, 0, cfg, require_solution=False)
+        recs = _load("data.rl", d.rl.source, d.rl.fields, d.rl.normalize, d.rl.split, 0, cfg, require_solution=False,
+                     drops=drops)
         where = str(d.rl.source)
-    else:  # the SFT data's questions
+    else:  # the SFT data's questions; SFT needs no answers, RL does
         recs = _load("data.sft", d.sft.source, d.sft.fields, d.sft.normalize, d.sft.split, 0, cfg)
         where = f"{d.sft.source} (data.sft)"
+        answered = [r for r in recs if r.get("answer") not in (None, "")]
+        if recs and not answered:
+            field = d.sft.fields.get("answer", "answer")
+            raise DataError(f"{d.sft.source}: no record has an answer (field {field!r}, data.sft.fields.answer), "
+                            "and RL prompts need one: map the answer field, set data.sft.normalize, or give "
+                            "data.rl.source")
+        for r in recs:
+            if r.get("answer") in (None, ""):
+                drops.add("no answer", record_where(r))
+        recs = answered
     if d.rl.limit:
         recs = recs[:d.rl.limit]
+    _log(drops, len(recs), own)
     return recs, where
 
 
@@ -124,8 +153,10 @@ def eval_sets(cfg) -> Dict[str, List[dict]]:
                 recs = recs[:e.limit]
         else:
             name = pathlib.Path(str(e.source)).stem or "eval"
+            drops = Drops(f"eval.source ({e.source})")
             recs = _load("eval", e.source, {"solution": "solution", **e.fields.to_dict()}, "none", "test", e.limit,
-                         cfg, require_solution=False)
+                         cfg, require_solution=False, drops=drops)
+            drops.log(len(recs))
         if name in out:
             name = f"{name}_file"
         out[name] = [{**r, "benchmark": name} for r in recs]

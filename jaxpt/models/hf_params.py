@@ -98,6 +98,16 @@ def safetensors_files(model_dir) -> list:
     return files
 
 
+def _open_safetensors(safe_open, file):
+    if not pathlib.Path(file).is_file():
+        raise FileNotFoundError(f"{file}: listed in the checkpoint but missing")
+    try:
+        return safe_open(str(file), framework="numpy")
+    except Exception as e:  # e.g. SafetensorError: MetadataIncompleteBuffer, without the file name
+        raise ValueError(f"{file}: not a readable safetensors file ({type(e).__name__}: {e}); it is truncated "
+                         "or corrupt: download or export it again") from e
+
+
 def load_hf_params(model_dir, cfg: ModelConfig, place: Callable[[str, np.ndarray], object]) -> dict:
     """Reads tensors one at a time, transforms them and hands each to `place(path, array)` (which casts and
     puts it on devices with the right sharding), so a big checkpoint is never held twice in host memory."""
@@ -109,7 +119,7 @@ def load_hf_params(model_dir, cfg: ModelConfig, place: Callable[[str, np.ndarray
     tree = {"layers": [dict() for _ in range(cfg.num_layers)]}
     seen = set()
     for file in safetensors_files(model_dir):
-        with safe_open(str(file), framework="numpy") as f:
+        with _open_safetensors(safe_open, file) as f:
             for key in f.keys():
                 target = hf_key_to_path(key)
                 if target is None:
@@ -121,7 +131,12 @@ def load_hf_params(model_dir, cfg: ModelConfig, place: Callable[[str, np.ndarray
                     expected = _get(shapes, path)
                 except (KeyError, IndexError):
                     raise ValueError(f"{file}: tensor {key!r} does not fit the config (path {path})") from None
-                array = _TRANSFORMS[transform](f.get_tensor(key))
+                try:
+                    raw = f.get_tensor(key)
+                except Exception as e:  # safetensors' own errors name neither the file nor the tensor
+                    raise ValueError(f"{file}: cannot read tensor {key!r} ({type(e).__name__}: {e}); the file "
+                                     "is truncated or corrupt: download or export it again") from e
+                array = _TRANSFORMS[transform](raw)
                 if tuple(array.shape) != tuple(expected):
                     raise ValueError(f"{file}: tensor {key!r} has shape {array.shape} after transform, "
                                      f"expected {expected} for {path}")

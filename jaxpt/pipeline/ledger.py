@@ -5,6 +5,8 @@
                                         rewritten atomically (temp file + rename) after each.
 <out_dir>/<name>/config.json           the run's config; a resume with a different config is refused.
 Only process 0 writes (multi-host runs compute the same values everywhere).
+The run directory is locked (jaxpt.utils.workdir_lock) from `run_dir` until the process ends: a second
+pipeline with the same name fails at once naming the first, instead of moving its directory away.
 """
 import json
 import os
@@ -14,9 +16,12 @@ import time
 import jax
 from absl import logging
 
+from jaxpt.utils.workdir_lock import LOCK_NAME, WorkdirLock
+
 STATE = "pipeline_state.json"
 CONFIG = "config.json"
 IGNORED = ("checkpoint.resume", "log.progress", "log.print_evals")  # keys a resume may change
+_HELD: dict = {}  # run directory -> its lock, held by this process until it exits
 
 
 def is_main() -> bool:
@@ -27,11 +32,18 @@ def run_dir(cfg, resume: bool) -> pathlib.Path:
     """<out_dir>/<name>. A fresh run keeps an earlier one of the same name, renamed with its time; a resume
     continues it (or starts it when there is none)."""
     path = pathlib.Path(cfg.out_dir) / cfg.name
-    if not resume and path.exists() and any(path.iterdir()) and is_main():
+    held = str(path.absolute()) in _HELD
+    if not resume and path.exists() and any(p.name != LOCK_NAME for p in path.iterdir()) and is_main():
+        if held:
+            _HELD.pop(str(path.absolute())).release()
+        else:
+            WorkdirLock(path, "a pipeline").acquire().release()  # a live run there is refused, not moved away
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
         path.rename(path.with_name(f"{path.name}.{stamp}"))
         logging.warning("kept the previous run as %s.%s (use --resume to continue a run)", path.name, stamp)
     path.mkdir(parents=True, exist_ok=True)
+    if is_main() and str(path.absolute()) not in _HELD:
+        _HELD[str(path.absolute())] = WorkdirLock(path, "a pipeline").acquire()
     _check_config(path, cfg, resume)
     return path
 

@@ -9,6 +9,11 @@ checkpoint is saved first). This is the hook the SFT->RL scheduler decides from.
 every k-th validation also generates and grades the eval problems (jaxpt.eval.scorer) and the metrics carry
 the score ("score", "score/<set>").
 
+Faults: the work directory is locked for the run (jaxpt.utils.workdir_lock); a non-finite loss or gradient
+norm stops the run or skips the update (jaxpt.train.guard, config section `guard`), and a non-finite state is
+never saved or exported; every metrics row up to a checkpoint is on disk when it is saved, and a resume trims
+the log back to it; a resume falls back past an unreadable newest checkpoint.
+
 FLOPs follow the paper (appendix E): a step on B sequences costs 3 B S F_fwd(S), with S the mean
 prompt+response length of the training set and B the number of sequences the step actually trained on
 (packing makes B vary from step to step).
@@ -16,6 +21,7 @@ prompt+response length of the training set and B the number of sequences the ste
 import dataclasses
 import json
 import logging
+import math
 import pathlib
 import time
 from typing import Callable, List, Optional, Tuple
@@ -34,10 +40,12 @@ from jaxpt.parallel.mesh import sharder_from_config
 from jaxpt.parallel.rules import batch_divisor
 from jaxpt.train import sft_step
 from jaxpt.train.checkpointing import TrainCheckpointer, export_model, with_shardings
+from jaxpt.train.guard import NonFiniteError, TrainGuard, guarded_update
 from jaxpt.train.loss_chunk import resolve_loss_chunk
 from jaxpt.train.optimizer import optimizer_for
 from jaxpt.train.setup import initial_params, load_stage_tokenizer, resolve_model_config
-from jaxpt.utils.metrics import MetricsWriter
+from jaxpt.utils.metrics import MetricsWriter, trim_jsonl
+from jaxpt.utils.workdir_lock import WorkdirLock
 
 OnEval = Callable[[int, dict], bool]
 
@@ -81,15 +89,6 @@ def _write_examples(path: pathlib.Path, examples, tokenizer) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _trim_metrics(path: pathlib.Path, last_step: int) -> None:
-    """On resume, drop rows the interrupted run wrote after its last checkpoint (they are redone)."""
-    if not path.is_file():
-        return
-    keep = [line for line in path.read_text().splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= last_step]
-    path.write_text("".join(line + "\n" for line in keep))
-
-
 # ----------------------------------------------------------------------------------------------- loop
 def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tuple] = None,
             score_fn: Optional[Callable] = None, on_resume: Optional[Callable[[list], bool]] = None) -> SFTResult:
@@ -99,15 +98,27 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
     `on_resume(history) -> bool`: on resume, gets the evaluations made before the interruption (what on_eval
     saw then); True means the hook had stopped the run there, so training does not continue."""
     c = validate(merge(sft_config(), config, "SFT config"), "sft")
-    s = c.sft
     workdir = pathlib.Path(c.workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
+    # Before anything is written there: a second run on this directory fails here, naming this one.
+    lock = WorkdirLock(workdir, "an SFT run").acquire() if jax.process_index() == 0 else None
+    try:
+        ckpt = TrainCheckpointer(workdir / "checkpoints", int(c.checkpoint.max_to_keep))
+        try:
+            return _run(c, workdir, ckpt, on_eval, records, score_fn, on_resume)
+        finally:
+            ckpt.close()  # waits for an in-flight save, also when the run fails: the last checkpoint is kept
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(c, workdir: pathlib.Path, ckpt: TrainCheckpointer, on_eval, records, score_fn, on_resume) -> SFTResult:
+    s = c.sft
     is_main = jax.process_index() == 0
     sharder = sharder_from_config(c.mesh)
-    ckpt = TrainCheckpointer(workdir / "checkpoints", int(c.checkpoint.max_to_keep))
     latest = ckpt.latest_step()
     if latest is not None and not c.checkpoint.resume:
-        ckpt.close()
         raise ValueError(f"{workdir}/checkpoints already holds step {latest}: set checkpoint.resume=True to "
                          "continue it, or use a fresh workdir")
 
@@ -138,7 +149,9 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
     shards = batch_divisor(sharder)
     train_chunk = resolve_loss_chunk(s.loss_chunk, rows // accum, seq_len, cfg.vocab_size, shards)
     eval_chunk = resolve_loss_chunk(s.loss_chunk, eval_rows, seq_len, cfg.vocab_size, shards)
-    train_step = sft_step.make_train_step(cfg, tx, schedule, sharder, train_chunk)
+    # A non-finite update is never applied (in-graph); the guard decides on the host whether the run goes on.
+    train_step = guarded_update(sft_step.make_train_step(cfg, tx, schedule, sharder, train_chunk))
+    guard = TrainGuard.from_config(c, "SFT")
     eval_step = sft_step.make_eval_step(cfg, sharder, eval_chunk)
     train_sh = sft_step.batch_sharding(sharder, micro=True)
     eval_sh = sft_step.batch_sharding(sharder, micro=False)
@@ -146,14 +159,21 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
 
     progress = {"step": 0, "tokens": 0, "loss_tokens": 0, "sequences": 0, "flops": 0.0, "history": [],
                 "best_step": None, "best_val_loss": float("inf"), "train_losses": [], "scores": {}}
-    if latest is not None:
-        state, meta = ckpt.restore(latest, with_shardings(sft_step.abstract_state(cfg, tx), st_sh))
+    found = ckpt.restore_latest(with_shardings(sft_step.abstract_state(cfg, tx), st_sh)) if latest is not None \
+        else None
+    if found is not None:
+        latest, state, meta = found
         it.load_state_dict(meta["data"])
         progress = {"scores": {}, **meta["progress"]}
-        if is_main:
-            _trim_metrics(workdir / "metrics.jsonl", latest)
+        guard.load_state_dict(progress.get("guard"))
+        if is_main:  # rows after the checkpoint are redone: drop them
+            trim_jsonl(workdir / "metrics.jsonl", latest)
         logging.info("resumed from %s step %d", ckpt.directory, latest)
     else:
+        latest = None
+        # Rows of an earlier attempt that died before its first checkpoint: nothing continues them.
+        if is_main and trim_jsonl(workdir / "metrics.jsonl", -1):
+            logging.warning("%s: removed the metrics rows of an earlier attempt that left no checkpoint", workdir)
         state = sft_step.make_init_fn(tx, st_sh)(initial_params(c, cfg, sharder, int(c.seed)))
     start = int(progress["step"])
     if is_main:
@@ -163,7 +183,7 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
     if is_main:
         _write_examples(workdir / "examples.jsonl", data.train[:3], tok)
     if start == 0:
-        writer.write(0, {**{f"data/{k}": v for k, v in data.stats.items()},
+        writer.write(0, {**{f"data/{k}": v for k, v in data.stats.items()}, **guard.metrics(),
                          "model/params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"])),
                          "flops/per_sequence": sft_step_flops(cfg, 1, mean_len)})
     evals_done = [len(progress["history"])]
@@ -175,6 +195,11 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
         nll = float(sum(float(v) for v, _ in sums))
         cnt = float(sum(float(n) for _, n in sums))
         val_loss = nll / max(cnt, 1.0)
+        if not math.isfinite(val_loss):  # the parameters themselves are not finite: no update can be skipped
+            raise NonFiniteError(f"SFT step {step}: non-finite val/loss = {val_loss}: the parameters at this step "
+                                 "are not finite (e.g. an Adam update with optim.eps=0 divided 0 by 0, or the "
+                                 "initial weights hold NaN). Nothing non-finite was saved: fix the cause and "
+                                 "resume from the last checkpoint")
         progress["history"].append((step, int(progress["tokens"]), float(progress["flops"]), val_loss))
         improved = val_loss < progress["best_val_loss"]
         if improved:
@@ -212,6 +237,8 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
         return bool(on_eval(step, hook_metrics)) if on_eval is not None else False
 
     def save(step: int) -> None:
+        writer.flush()  # every row up to this step is on disk before the checkpoint that covers it
+        progress["guard"] = guard.state_dict()
         ckpt.save(step, state, {"data": it.state_dict(), "progress": progress})
 
     total, stop_at = int(s.total_steps), int(s.stop_at_step or 0)
@@ -240,27 +267,36 @@ def run_sft(config=None, on_eval: Optional[OnEval] = None, records: Optional[tup
         window_tokens += info["tokens"]
         is_eval = bool(eval_every) and (step % eval_every == 0 or step == total)
         last = step == total or step == stop_at
-        if (log_every and len(pending) >= log_every) or is_eval or last:
+        is_ckpt = bool(ckpt_every) and step % ckpt_every == 0
+        # The window is fetched (rows written, the guard consulted) before every validation and checkpoint.
+        if (log_every and len(pending) >= log_every) or is_eval or last or is_ckpt:
             fetched = jax.device_get([p[1] for p in pending])  # one host sync per logging window
             elapsed = time.perf_counter() - window_t0
             tps = window_tokens / max(elapsed, 1e-9)
             for (st, _, inf), mm in zip(pending, fetched):
                 progress["train_losses"].append((st, float(mm["loss"])))
+                failure = None
+                try:
+                    guard.check(st, mm)
+                except NonFiniteError as e:
+                    failure = e
                 writer.write(st, {"train/loss": mm["loss"], "train/grad_norm": mm["grad_norm"],
                                   "train/lr": mm["lr"], "train/sequences": inf["sequences"],
                                   "train/tokens": inf["tokens"], "train/loss_tokens": mm["loss_tokens"],
-                                  "train/epoch": inf["epoch"], "perf/tokens_per_s": tps})
+                                  "train/epoch": inf["epoch"], "perf/tokens_per_s": tps, **guard.metrics()})
+                if failure is not None:  # raised once the failing step's row is in the log
+                    raise failure
             if bar is not None:
                 bar.update(len(pending))
                 bar.set_postfix(loss=f"{float(fetched[-1]['loss']):.4f}", tok_s=f"{tps:.0f}")
             pending, window_t0, window_tokens = [], time.perf_counter(), 0
         if is_eval:
             stopped = evaluate(step)
-        if (ckpt_every and step % ckpt_every == 0) or last or stopped:
+        if is_ckpt or last or stopped:
             save(step)
     if bar is not None:
         bar.close()
-    ckpt.close()
+    ckpt.wait()
     writer.close()
     best_dir = workdir / "best_model"
     return SFTResult(
