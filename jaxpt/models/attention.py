@@ -20,6 +20,7 @@ sum(dP * P) in the backward) and XLA inserts layout copies of them around the ei
 Numerics equal the einsum path up to float rounding (fp32 parity with transformers is tested).
 """
 import math
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -79,11 +80,12 @@ def _attend_bwd(res, do):
 _attend.defvjp(_attend_fwd, _attend_bwd)
 
 
-def causal_attention(q, k, v, allowed, block: int = BLOCK):
+def causal_attention(q, k, v, allowed, block: Optional[int] = None):
     """q [B, T, n_h, d]; k, v [B, T, n_kv, d]; allowed [B, T, T] bool, causal (no key after its query).
 
-    Returns [B, T, n_h, d].
+    Returns [B, T, n_h, d]. `block`: query rows per block (default BLOCK).
     """
+    block = block or BLOCK
     b, t, n_h, d = q.shape
     g = k.shape[2]
     r = n_h // g

@@ -120,9 +120,9 @@ def token_logprobs(params, cfg: ModelConfig, h, targets, *, inv_temperature: flo
     tied = cfg.tie_embeddings
     w = (params["embed"] if tied else params["lm_head"]).astype(dt)
     b, t, d = h.shape
-    n = t // chunk if chunk and chunk < t else 1
-    if t % n:
+    if chunk and chunk < t and t % chunk:
         raise ValueError(f"sequence length {t} is not a multiple of loss_chunk={chunk}")
+    n = t // chunk if chunk and chunk < t else 1
     c = t // n
     # [n, B * c, ...]: chunk i holds positions [i c, (i + 1) c) of every row (rows stay split over devices).
     hs = h.astype(dt).reshape(b, n, c, d).swapaxes(0, 1).reshape(n, b * c, d)
