@@ -180,23 +180,25 @@ def main():
                 cpu[name].append(c)
     n_params = next(s.num_params for name, s in sides.items() if name != "matmul") if len(sides) > 1 else 0
     mm = sides.pop("matmul")
-    mm_wall = statistics.median(wall.pop("matmul"))
-    mm_rate = mm.flops / mm_wall
+    mm_wall, mm_cpu = statistics.median(wall.pop("matmul")), statistics.median(cpu.pop("matmul"))
+    mm_rate, mm_cpu_rate = mm.flops / mm_wall, mm.flops / mm_cpu
     print(f"config: vocab {a.vocab}, hidden {a.hidden}, layers {a.layers}, heads {a.heads}/{a.kv_heads}, "
           f"ffn {a.ffn}, {n_params / 1e6:.1f}M params; batch {a.batch} x {a.seq} = {n_tok} tokens, fp32, "
           f"attention {a.attention_impl}, remat {a.remat}; {flops / 1e9:.0f} GFLOP per step (paper formula "
           f"{paper_flops / 1e9:.0f}, less the embedding lookup it counts as a matmul); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"matmul yardstick: the step's {mm.flops / 1e9:.0f} GFLOP of dense products (all weights x 3 "
-          f"orientations) take {mm_wall:.3f} s as jitted JAX matmuls (median): {mm_rate / 1e9:.1f} GFLOP/s")
+          f"orientations) take {mm_wall:.3f} s as jitted JAX matmuls (median): {mm_rate / 1e9:.1f} GFLOP/s "
+          f"(CPU time {mm_cpu:.3f} s)")
     tps, cps = {}, {}
     for name in sides:
         med, cmed = statistics.median(wall[name]), statistics.median(cpu[name])
         tps[name], cps[name] = n_tok / med, n_tok / cmed
         print(f"{name:>5}: {tps[name]:8.1f} tokens/s  median step {med:.3f} s (min {min(wall[name]):.3f}, "
               f"max {max(wall[name]):.3f}, n={len(wall[name])}), {flops / med / 1e9:.1f} GFLOP/s = "
-              f"{100 * flops / med / mm_rate:.0f}% of matmul throughput; "
-              f"CPU time {cmed:.3f} s/step ({cps[name]:.1f} tokens per CPU-second); first step "
+              f"{100 * flops / med / mm_rate:.0f}% of matmul throughput; CPU time {cmed:.3f} s/step "
+              f"({cps[name]:.1f} tokens per CPU-second, {100 * flops / cmed / mm_cpu_rate:.0f}% of the matmuls' "
+              f"rate per CPU-second); first step "
               f"{first[name]:.2f} s; final loss {sides[name].loss:.4f}")
     if len(tps) == 2:
         print(f"ratio jax/torch: {tps['jax'] / tps['torch']:.2f}x tokens/s (wall clock), "
