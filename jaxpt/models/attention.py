@@ -41,7 +41,10 @@ def _forward(q, k, v, allowed):
     [B, G, R * C, ...] float32, E [B, G, R * C, S] in the compute dtype."""
     b, g, r, c, _ = q.shape
     s = jnp.einsum("bgmd,bgsd->bgms", _rows(q), k, preferred_element_type=jnp.float32)
-    s = jnp.where(allowed[:, None, None], s.reshape(b, g, r, c, -1), NEG_INF)
+    # The mask as an added 0 / NEG_INF (s + NEG_INF rounds to NEG_INF: the values of a select): XLA on CPU fuses
+    # the add into the score product, while a select was one more pass over the scores (~12% of the attention).
+    bias = jnp.where(allowed, 0.0, NEG_INF).astype(jnp.float32)
+    s = s.reshape(b, g, r, c, -1) + bias[:, None, None]
     e = _rows(jnp.exp(s - jnp.max(s, axis=-1, keepdims=True)))
     l = jnp.sum(e, axis=-1, keepdims=True)
     e = e.astype(v.dtype)  # the precision the V product uses (the compute dtype)
