@@ -54,7 +54,8 @@ def apply_rope(x, cos, sin):
 
 
 def attention(q, k, v, allowed, cfg: ModelConfig):
-    """Grouped-query attention.
+    """Grouped-query attention under any mask (used with a KV cache; whole sequences go through
+    attention.causal_attention, which skips the causal upper triangle).
 
     q [B, T, n_h, d]; k, v [B, S, n_kv, d]; allowed [B, T, S] bool. Returns [B, T, n_h, d].
     """
