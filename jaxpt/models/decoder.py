@@ -9,8 +9,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from jaxpt.models.config import ModelConfig
 from jaxpt.models.attention import causal_attention
+from jaxpt.models.config import ModelConfig
 from jaxpt.models.layers import apply_rope, attention, dense, rms_norm, rope_cos_sin, swiglu
 from jaxpt.parallel.rules import Sharder, constrain
 
