@@ -4,9 +4,14 @@
     python -m bench.sft_step --layers=4 --seq=256   # smaller/faster variants
 
 Both sides do the same work per step: forward, token-mean cross-entropy over all positions, backward,
-global-norm clipping at 1.0 and AdamW. Timing alternates rounds (JAX, torch, JAX, torch, ...) so that load
-from other processes hits both alike; the medians over all timed steps are reported. The first step of each
-side (compilation for JAX, allocator warm-up for torch) is reported apart.
+global-norm clipping at 1.0 and AdamW. Timing alternates rounds (JAX, torch, matmuls, JAX, torch, ...) so that
+load from other processes hits all alike; the medians over all timed steps are reported. The first step of
+each side (compilation for JAX, allocator warm-up for torch) is reported apart.
+
+The yardstick is the machine's jitted matmul throughput on the step's own products: every weight of the
+model as [B*T, in] x [in, out] (forward) and its two transposes ([B*T, out] x [out, in] for the input
+gradient, [in, B*T] x [B*T, out] for the weight gradient), each a separate jitted JAX call, weighted by how
+often the step runs it. Each side's step FLOP rate is printed as a fraction of that throughput.
 """
 import argparse
 import os
@@ -79,6 +84,45 @@ class JaxSide:
         return time.perf_counter() - t0, time.process_time() - c0
 
 
+class MatmulSide:
+    """The step's dense products alone, each a jitted JAX matmul: the throughput the step could reach."""
+
+    def __init__(self, a, cfg, tokens):
+        import jax
+        import jax.numpy as jnp
+
+        from jaxpt.models.params import global_shapes, layer_shapes
+
+        self.jax = jax
+        m = a.batch * a.seq
+        count = {}
+        for shape in layer_shapes(cfg).values():
+            if len(shape) == 2:
+                count[shape] = count.get(shape, 0) + cfg.num_layers
+        head = global_shapes(cfg).get("lm_head", (cfg.hidden_size, cfg.vocab_size))
+        count[head] = count.get(head, 0) + 1
+        key = iter(jax.random.split(jax.random.key(0), 4 * len(count)))
+        normal = lambda *shape: jax.random.normal(next(key), shape, jnp.float32)  # noqa: E731
+        fwd = jax.jit(lambda x, w: x @ w)
+        dx = jax.jit(lambda dy, w: dy @ w.T)
+        dw = jax.jit(lambda x, dy: x.T @ dy)
+        self.calls = []  # (jitted fn, args, times per step)
+        for (n_in, n_out), c in count.items():
+            x, w, dy = normal(m, n_in), normal(n_in, n_out), normal(m, n_out)
+            self.calls += [(fwd, (x, w), c), (dx, (dy, w), c), (dw, (x, dy), c)]
+        self.flops = sum(2.0 * m * n_in * n_out * 3 * c for (n_in, n_out), c in count.items())
+
+    def step(self):
+        """Runs each product once; returns the (wall, CPU) time the step's products would take."""
+        wall = cpu = 0.0
+        for fn, args, c in self.calls:
+            t0, c0 = time.perf_counter(), time.process_time()
+            self.jax.block_until_ready(fn(*args))
+            wall += c * (time.perf_counter() - t0)
+            cpu += c * (time.process_time() - c0)
+        return wall, cpu
+
+
 class TorchSide:
     def __init__(self, a, cfg, tokens):
         import torch
@@ -115,12 +159,16 @@ def main():
     cfg = model_config(a)
     tokens = make_tokens(a)
     n_tok = a.batch * a.seq
-    flops = sft_step_flops(cfg, a.batch, a.seq)
+    paper_flops = sft_step_flops(cfg, a.batch, a.seq)
+    # The paper's formula counts the embedding lookup as a [V, H] matmul; it is a gather, so the step's real
+    # work (what the fractions below use) leaves it out: dense products plus full [T, T] attention products.
+    flops = paper_flops - 6.0 * n_tok * cfg.vocab_size * cfg.hidden_size
     sides = {}
     if not a.skip_jax:
         sides["jax"] = JaxSide(a, cfg, tokens)
     if not a.skip_torch:
         sides["torch"] = TorchSide(a, cfg, tokens)
+    sides["matmul"] = MatmulSide(a, cfg, tokens)
     first = {name: s.step()[0] for name, s in sides.items()}
     wall = {name: [] for name in sides}
     cpu = {name: [] for name in sides}
@@ -130,18 +178,27 @@ def main():
                 w, c = s.step()
                 wall[name].append(w)
                 cpu[name].append(c)
-    n_params = next(iter(sides.values())).num_params
+    n_params = next(s.num_params for name, s in sides.items() if name != "matmul") if len(sides) > 1 else 0
+    mm = sides.pop("matmul")
+    mm_wall, mm_cpu = statistics.median(wall.pop("matmul")), statistics.median(cpu.pop("matmul"))
+    mm_rate, mm_cpu_rate = mm.flops / mm_wall, mm.flops / mm_cpu
     print(f"config: vocab {a.vocab}, hidden {a.hidden}, layers {a.layers}, heads {a.heads}/{a.kv_heads}, "
           f"ffn {a.ffn}, {n_params / 1e6:.1f}M params; batch {a.batch} x {a.seq} = {n_tok} tokens, fp32, "
-          f"attention {a.attention_impl}, remat {a.remat}; {flops / 1e9:.0f} GFLOP per step (paper formula); "
+          f"attention {a.attention_impl}, remat {a.remat}; {flops / 1e9:.0f} GFLOP per step (paper formula "
+          f"{paper_flops / 1e9:.0f}, less the embedding lookup it counts as a matmul); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"matmul yardstick: the step's {mm.flops / 1e9:.0f} GFLOP of dense products (all weights x 3 "
+          f"orientations) take {mm_wall:.3f} s as jitted JAX matmuls (median): {mm_rate / 1e9:.1f} GFLOP/s "
+          f"(CPU time {mm_cpu:.3f} s)")
     tps, cps = {}, {}
     for name in sides:
         med, cmed = statistics.median(wall[name]), statistics.median(cpu[name])
         tps[name], cps[name] = n_tok / med, n_tok / cmed
         print(f"{name:>5}: {tps[name]:8.1f} tokens/s  median step {med:.3f} s (min {min(wall[name]):.3f}, "
-              f"max {max(wall[name]):.3f}, n={len(wall[name])}), {flops / med / 1e9:.1f} GFLOP/s; "
-              f"CPU time {cmed:.3f} s/step ({cps[name]:.1f} tokens per CPU-second); first step "
+              f"max {max(wall[name]):.3f}, n={len(wall[name])}), {flops / med / 1e9:.1f} GFLOP/s = "
+              f"{100 * flops / med / mm_rate:.0f}% of matmul throughput; CPU time {cmed:.3f} s/step "
+              f"({cps[name]:.1f} tokens per CPU-second, {100 * flops / cmed / mm_cpu_rate:.0f}% of the matmuls' "
+              f"rate per CPU-second); first step "
               f"{first[name]:.2f} s; final loss {sides[name].loss:.4f}")
     if len(tps) == 2:
         print(f"ratio jax/torch: {tps['jax'] / tps['torch']:.2f}x tokens/s (wall clock), "

@@ -36,8 +36,10 @@ class ModelConfig:
     dtype: str = "float32"  # compute dtype of matmuls; norms, softmax and logits stay float32
     remat: str = "none"  # "none", "full" (recompute each block) or "dots" (save matmul outputs)
     scan_layers: bool = False  # stack layer params and lax.scan over them (faster compiles for big models)
-    # "einsum", "dot_product" (jax.nn.dot_product_attention; cuDNN on GPU) or "chunked" (query blocks: long
-    # sequences without [T, S] scores in memory; jaxpt/models/attention_chunked.py)
+    # "einsum": whole sequences (training, scoring) use models/attention.py (causal query blocks, hand-written
+    # backward), a KV cache the einsum + softmax of layers.attention; "dot_product": jax.nn.dot_product_attention
+    # everywhere (cuDNN on GPU); "chunked": whole sequences in query blocks under jax.checkpoint
+    # (models/attention_chunked.py).
     attention_impl: str = "einsum"
 
     def __post_init__(self):

@@ -9,8 +9,9 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from jaxpt.models.attention import causal_attention
 from jaxpt.models.config import ModelConfig
-from jaxpt.models.layers import apply_rope, attention, rms_norm, rope_cos_sin, swiglu
+from jaxpt.models.layers import apply_rope, attention, dense, rms_norm, rope_cos_sin, swiglu
 from jaxpt.parallel.rules import Sharder, constrain
 
 _REMAT_POLICIES = {
@@ -38,7 +39,7 @@ def _block(lp, x, cos, sin, allowed, kv, index, cfg: ModelConfig, sharder: Optio
     w = lambda name: lp[name].astype(dt)  # noqa: E731  (weights cast to the compute dtype at use)
 
     h = rms_norm(x, lp["attn_norm"], cfg.rms_norm_eps)
-    q, k, v = h @ w("wq"), h @ w("wk"), h @ w("wv")
+    q, k, v = dense(h, w("wq")), dense(h, w("wk")), dense(h, w("wv"))
     if cfg.qkv_bias:
         q, k, v = q + w("bq"), k + w("bk"), v + w("bv")
     q = constrain(q.reshape(b, t, cfg.num_heads, cfg.head_dim), sharder, ("batch", "length", "act_heads", None))
@@ -53,8 +54,11 @@ def _block(lp, x, cos, sin, allowed, kv, index, cfg: ModelConfig, sharder: Optio
         k, v = k.astype(dt), v.astype(dt)
     else:
         new_kv = None
-    out = attention(q, k, v, allowed, cfg).reshape(b, t, cfg.num_heads * cfg.head_dim)
-    x = x + out @ w("wo")
+    if kv is None and cfg.attention_impl == "einsum":
+        out = causal_attention(q, k, v, allowed)  # a whole sequence: the mask is causal
+    else:
+        out = attention(q, k, v, allowed, cfg)
+    x = x + dense(out.reshape(b, t, cfg.num_heads * cfg.head_dim), w("wo"))
     x = constrain(x, sharder, ("batch", "length", "act_embed"))
     h = rms_norm(x, lp["mlp_norm"], cfg.rms_norm_eps)
     x = x + swiglu(h, w("w_gate"), w("w_up"), w("w_down"))
@@ -125,7 +129,7 @@ def lm_head(params, cfg: ModelConfig, h):
     """Hidden states -> float32 logits (tied embeddings reuse the embedding matrix)."""
     dt = jnp.dtype(cfg.dtype)
     w = params["embed"].T if cfg.tie_embeddings else params["lm_head"]
-    return jnp.matmul(h, w.astype(dt), preferred_element_type=jnp.float32)
+    return dense(h, w.astype(dt), preferred_element_type=jnp.float32)
 
 
 def forward(params, cfg: ModelConfig, tokens, positions, segment_ids=None, cache=None,

@@ -1,9 +1,9 @@
 """Pure SFT step functions: loss, optimizer, train state, jitted (sharded) train and eval steps. No I/O.
 
-Loss: token-mean negative log-likelihood over response tokens, NLL = logsumexp(logits) - logits[target],
-with the target logit gathered by take_along_axis, so no one-hot [B, T, V] is ever built. With
-`loss_chunk` > 0 the LM head and the NLL run over sequence chunks inside a rematerialised scan, so only one
-chunk's [B, c, V] logits is alive at a time (the difference between fitting and not at V = 152K, T = 12K).
+Loss: token-mean negative log-likelihood over response tokens, from jaxpt.train.loss (the LM head and the
+log-softmax under one hand-written VJP). With `loss_chunk` > 0 the LM head and the NLL run over sequence
+chunks and the backward recomputes each chunk's logits, so only one chunk's [B, c, V] logits is alive at a
+time (the difference between fitting and not at V = 152K, T = 12K).
 
 Gradient accumulation: the batch arrives as [A, rows, T]; a lax.scan sums *unnormalised* NLL gradients and
 token counts over the A micro-batches and divides once at the end, so the update equals the one computed on
@@ -24,48 +24,17 @@ from jaxpt.models.config import ModelConfig
 from jaxpt.models.model import param_shardings
 from jaxpt.models.params import init_params
 from jaxpt.parallel.rules import Sharder
+from jaxpt.train import loss
 
 BATCH_KEYS = ("tokens", "positions", "segment_ids", "targets", "weights")
 
 
 # ----------------------------------------------------------------------------------------------- loss
-def nll_sums(logits, targets, weights):
-    """(sum of weighted NLL, sum of weights) from float32 logits [..., V] and int targets [...]."""
-    logits = logits.astype(jnp.float32)
-    lse = jax.nn.logsumexp(logits, axis=-1)
-    target_logit = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
-    return jnp.sum((lse - target_logit) * weights), jnp.sum(weights)
-
-
-def _chunked_nll_sums(params, cfg: ModelConfig, h, targets, weights, chunk: int):
-    b, t, d = h.shape
-    if t % chunk:
-        raise ValueError(f"sequence length {t} is not a multiple of loss_chunk={chunk}")
-    n = t // chunk
-    # [n, B, c, ...]: scan over chunks; checkpoint so the backward pass recomputes each chunk's logits.
-    hs = h.reshape(b, n, chunk, d).swapaxes(0, 1)
-    ts = targets.reshape(b, n, chunk).swapaxes(0, 1)
-    ws = weights.reshape(b, n, chunk).swapaxes(0, 1)
-
-    @jax.checkpoint
-    def body(carry, xs):
-        hc, tc, wc = xs
-        s, c = nll_sums(decoder.lm_head(params, cfg, hc), tc, wc)
-        return (carry[0] + s, carry[1] + c), None
-
-    (s, c), _ = jax.lax.scan(body, (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32)), (hs, ts, ws))
-    return s, c
-
-
 def loss_sums(params, cfg: ModelConfig, batch: dict, sharder: Optional[Sharder] = None, loss_chunk: int = 0):
     """(sum of NLL over response tokens, number of response tokens) for one [B, T] batch."""
-    if loss_chunk and loss_chunk < batch["tokens"].shape[1]:
-        h, _ = decoder.hidden_states(params, cfg, batch["tokens"], batch["positions"], batch["segment_ids"],
-                                     sharder=sharder)
-        return _chunked_nll_sums(params, cfg, h, batch["targets"], batch["weights"], loss_chunk)
-    logits, _ = decoder.forward(params, cfg, batch["tokens"], batch["positions"], batch["segment_ids"],
-                                sharder=sharder)
-    return nll_sums(logits, batch["targets"], batch["weights"])
+    h, _ = decoder.hidden_states(params, cfg, batch["tokens"], batch["positions"], batch["segment_ids"],
+                                 sharder=sharder)
+    return loss.nll_sums(params, cfg, h, batch["targets"], batch["weights"], chunk=loss_chunk, sharder=sharder)
 
 
 # ----------------------------------------------------------------------------------------------- optimizer
