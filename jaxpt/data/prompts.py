@@ -1,5 +1,5 @@
-"""RL data: prompt records with their expert trajectories, tokenization, and a resumable prompt iterator
-(the records themselves come from jaxpt.data.roles).
+"""Prompt sets: prompt records with their expert trajectories, tokenization, and a resumable prompt iterator
+(the records themselves come from jaxpt.data.roles). RL samples from them; evaluation may use them too.
 
 Records are dicts {question, answer, solution?}. Expert-mixing algorithms (LUFFY / SRFT / UPT) train on
 prompts that carry expert solutions: the same records the SFT stage trains on; several records with the

@@ -68,8 +68,9 @@ def with_shardings(abstract, shardings):
     return jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
 
 
-def export_model(params, cfg, out_dir, tokenizer_dir=None, sharder=None, info: Optional[dict] = None):
-    """Atomically (re)writes `out_dir` as a jaxpt model checkpoint, with `info` in sft_best.json."""
+def export_model(params, cfg, out_dir, tokenizer_dir=None, sharder=None, info: Optional[dict] = None,
+                 info_name: str = BEST_INFO):
+    """Atomically (re)writes `out_dir` as a jaxpt model checkpoint, with `info` in `info_name` (sft_best.json)."""
     out_dir = pathlib.Path(out_dir).absolute()
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     old = out_dir.with_name(f".{out_dir.name}.old")
@@ -83,7 +84,7 @@ def export_model(params, cfg, out_dir, tokenizer_dir=None, sharder=None, info: O
     _barrier("export_model_saved")
     if main:  # only one process swaps directories
         if info is not None:
-            (tmp / BEST_INFO).write_text(json.dumps(info, indent=2))
+            (tmp / info_name).write_text(json.dumps(info, indent=2))
         if out_dir.exists():
             os.rename(out_dir, old)
         os.rename(tmp, out_dir)
