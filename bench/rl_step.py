@@ -42,6 +42,8 @@ def parse():
     p.add_argument("--lr", type=float, default=1e-6)
     p.add_argument("--skip_trl", action="store_true")
     p.add_argument("--skip_jax", action="store_true")
+    p.add_argument("--tunix_python", default="", help="python of an environment with requirements-bench-tunix.txt: "
+                   "adds google-tunix's GRPO learner (bench/tunix_grpo.py, a child process)")
     return p.parse_args()
 
 
@@ -214,6 +216,37 @@ class TrlSide:
                 "update": total - self.times["gen"] - self.times["score"]}
 
 
+# ----------------------------------------------------------------------------------------------- Tunix
+class TunixSide:
+    """bench/tunix_grpo.py in its own environment, one step per "go" (so the steps still alternate)."""
+
+    def __init__(self, a, tok_dir, prompts, workdir):
+        import json
+        import subprocess
+
+        os.makedirs(workdir, exist_ok=True)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        args = [tok_dir] + [str(x) for x in (a.vocab, a.hidden, a.layers, a.heads, a.kv_heads, a.ffn, a.prompt_len,
+                                              a.new_tokens, a.group, a.lr)]
+        self.log = open(os.path.join(workdir, "tunix.log"), "w")
+        self.proc = subprocess.Popen([a.tunix_python, "-m", "bench.tunix_grpo"] + args, cwd=root, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+        self.proc.stdin.write(json.dumps(prompts) + "\n")
+        self.json, self.loss, self.num_params = json, float("nan"), None
+
+    def step(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the tunix child stopped: see {self.log.name}")
+        return self.json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.terminate()
+
+
 def main():
     a = parse()
     runtime.enable_compile_cache()
@@ -229,6 +262,8 @@ def main():
         sides["jaxpt"] = JaxSide(a, cfg, tok_dir, prompts, os.path.join(work, "jax"))
     if not a.skip_trl:
         sides["TRL"] = TrlSide(a, cfg, tok, prompts, os.path.join(work, "trl"))
+    if a.tunix_python:
+        sides["Tunix"] = TunixSide(a, tok_dir, prompts, os.path.join(work, "tunix"))
     first = {name: s.step() for name, s in sides.items()}
     runs = {name: [] for name in sides}
     for _ in range(a.rounds):
@@ -236,7 +271,10 @@ def main():
             runs[name].append(s.step())
     rows, seq = a.prompts * a.group, a.prompt_len + a.new_tokens
     update_flops = 3 * rows * seq * forward_flops_per_token(cfg, seq)
-    n_params = next(iter(sides.values())).num_params
+    for side in sides.values():
+        if hasattr(side, "close"):
+            side.close()
+    n_params = next(s.num_params for s in sides.values() if s.num_params)
     print(f"config: vocab {a.vocab}, hidden {a.hidden}, layers {a.layers}, heads {a.heads}/{a.kv_heads}, ffn {a.ffn}, "
           f"{n_params / 1e6:.1f}M params, fp32; {a.prompts} prompts x {a.group} samples, prompt {a.prompt_len} + "
           f"{a.new_tokens} new tokens; update {update_flops / 1e12:.2f} TFLOP (forward + backward, paper formula); "
@@ -249,10 +287,14 @@ def main():
               f"{max(r['step'] for r in rs):.2f}) = generation {m['gen']:.2f} + scoring {m['score']:.3f} + update "
               f"{m['update']:.2f} s ({update_flops / m['update'] / 1e9:.0f} GFLOP/s); first step "
               f"{first[name]['step']:.1f} s; loss {sides[name].loss:.4f}")
-    if len(med) == 2:
-        j, t = med["jaxpt"], med["TRL"]
-        print(f"split TRL/jaxpt: generation {t['gen'] / j['gen']:.2f}x, update {t['update'] / j['update']:.2f}x")
-        print(f"jaxpt/TRL ratio: {t['step'] / j['step']:.2f}")
+    if "jaxpt" in med:
+        j = med["jaxpt"]
+        for peer in ("Tunix", "TRL"):  # TRL last: the ratio line ends the output
+            if peer in med:
+                t = med[peer]
+                print(f"split {peer}/jaxpt: generation {t['gen'] / j['gen']:.2f}x, update "
+                      f"{t['update'] / j['update']:.2f}x")
+                print(f"jaxpt/{peer} ratio: {t['step'] / j['step']:.2f}")
 
 
 if __name__ == "__main__":

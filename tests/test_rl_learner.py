@@ -6,6 +6,7 @@ import concurrent.futures
 import tempfile
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -73,8 +74,9 @@ def _batch(model):
     return batch
 
 
-@pytest.mark.parametrize("agg_mode", ["token-mean", "seq-mean-token-mean"])
-def test_leaving_out_inert_rows_and_padding_keeps_the_update(model, agg_mode):
+@pytest.mark.parametrize("agg_mode,share", [("token-mean", False), ("seq-mean-token-mean", False),
+                                            ("token-mean", True)])
+def test_leaving_out_inert_rows_and_padding_keeps_the_update(model, agg_mode, share):
     batch = _batch(model)
     loss_cfg = LossConfig(agg_mode=agg_mode)
     tx, sched = make_optimizer(1e-3, 10, schedule="constant")
@@ -85,13 +87,18 @@ def test_leaving_out_inert_rows_and_padding_keeps_the_update(model, agg_mode):
     full = {k: batch[k][None] for k in rl_step.BATCH_KEYS}
     g_ref, loss_ref, sums_ref = update.grads(model.params, [full])
     plan = plan_updates(batch, inert, width=G, num_minibatches=1, ppo_epochs=1, micro_rows=4,
-                        rng=np.random.default_rng(0), prompt_len=LP, pad_id=0)
+                        rng=np.random.default_rng(0), prompt_len=LP, pad_id=0, share_prompts=share)
     (mb,) = plan.minibatches
     assert plan.stats["rows"] == 8 and plan.stats["rows_inert"] == 4 and plan.skipped == 0
-    # Longest rows first, each micro-batch cut to its length bucket: 2 shapes, less than the full width.
+    # Longest rows first, each micro-batch cut to its length bucket (full width 8 + 24); with shared prompts a
+    # group's rows stay together and each micro-batch carries its one prompt once.
     shapes = [g["tokens"].shape for g in mb.groups]
-    assert shapes == [(1, 4, 8 + 24), (1, 4, 8 + 16)], shapes
-    assert plan.stats["tokens_computed"] < plan.stats["tokens_full"] * 8 / 12
+    if share:
+        assert shapes == [(2, 4, 8 + 24)] and mb.groups[0]["prompt_rows"].shape == (2, 1), shapes
+        np.testing.assert_array_equal(mb.rows // G, [2, 2, 2, 2, 1, 1, 1, 1])
+    else:
+        assert shapes == [(1, 4, 8 + 24), (1, 4, 8 + 16)], shapes
+        assert plan.stats["tokens_computed"] < plan.stats["tokens_full"] * 8 / 12
     g, loss, sums = update.grads(model.params, mb.groups, mb.norm)
     assert float(loss) == pytest.approx(float(loss_ref), rel=1e-5, abs=1e-8)
     assert float(sums["clip_frac_sum"]) == float(sums_ref["clip_frac_sum"]) > 0
@@ -101,6 +108,30 @@ def test_leaving_out_inert_rows_and_padding_keeps_the_update(model, agg_mode):
     own = {"tokens": np.float32(batch["mask"][~inert].sum()), "rows": np.float32(8)}
     _, loss_own, _ = update.grads(model.params, mb.groups, own)
     assert abs(float(loss_own)) > 1.2 * abs(float(loss_ref))
+
+
+def test_shared_prompt_forward_equals_the_whole_rows(model):
+    """Each distinct prompt once (KV cache gathered per row, rows shuffled across groups) against every row
+    through the model whole: logprobs, entropies and the gradient of their sum."""
+    batch = _batch(model)
+    rows = np.random.default_rng(1).permutation(12)
+    tokens, attn, mask = batch["tokens"][rows], batch["attn"][rows], batch["mask"][rows]
+    groups = list(dict.fromkeys((rows // G).tolist()))
+    prompt_rows = np.array([list(rows // G).index(g) for g in groups] + [0], np.int32)  # a padded 4th prompt
+    prompt_of = np.array([groups.index(g) for g in rows // G], np.int32)
+    cfg = model.config
+
+    def total(p, t, a, **kw):
+        logp, ent = rl_step.response_logprobs(p, cfg, t, a, N, **kw)
+        return jnp.sum((logp + ent) * mask), (logp, ent)
+
+    grad = jax.jit(jax.grad(total, has_aux=True))
+    g_ref, (lp_ref, ent_ref) = grad(model.params, tokens, attn)
+    g, (lp, ent) = grad(model.params, tokens, attn, prompt_rows=prompt_rows, prompt_of=prompt_of)
+    np.testing.assert_allclose(np.asarray(lp) * mask, np.asarray(lp_ref) * mask, atol=2e-6)
+    np.testing.assert_allclose(np.asarray(ent) * mask, np.asarray(ent_ref) * mask, atol=5e-6)
+    for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
 
 
 def test_nothing_left_skips_the_update():

@@ -85,7 +85,8 @@ class Learner:
         plan = plan_updates(batch, inert, width=s.spec.width, num_minibatches=s.num_mb,
                             ppo_epochs=int(s.c.rl.ppo_epochs), micro_rows=s.micro,
                             rng=np.random.default_rng([int(s.c.seed), step, 991]), prompt_len=s.prompt_len,
-                            pad_id=s.pad_id, row_multiple=s.div, chunk_multiple=s.chunk_multiple)
+                            pad_id=s.pad_id, row_multiple=s.div, chunk_multiple=s.chunk_multiple,
+                            share_prompts=s.share_prompts)
         if not plan.minibatches:
             return state, [], plan, {}
         sh = None if s.sharder is None else (s.micro_sh, s.sharder.sharding(()))

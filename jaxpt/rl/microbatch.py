@@ -12,7 +12,8 @@ What is not computed:
 - padding: the rows kept are sorted by length and cut into micro-batches; each micro-batch is trimmed to the
   length bucket of its longest prompt and response (jaxpt.sample.settings.length_bucket: {2^k, 1.5 2^k}), and a
   short last micro-batch to a power-of-two row count, so few shapes compile.
-Micro-batches of one shape are stacked ([A, rows, ...]) into a group, accumulated in one scan.
+Micro-batches of one shape are stacked ([A, rows, ...]) into a group, accumulated in one scan. With
+share_prompts, a micro-batch also lists its distinct prompts, which the update computes once for all their rows.
 """
 import dataclasses
 from typing import Dict, List
@@ -58,9 +59,12 @@ def bucket(length: int, limit: int, multiple: int = 1) -> int:
     return min(b, int(limit))
 
 
-def _micro(batch: dict, rows: np.ndarray, n_rows: int, lp: int, n: int, prompt_len: int, pad_id: int) -> dict:
+def _micro(batch: dict, rows: np.ndarray, n_rows: int, lp: int, n: int, prompt_len: int, pad_id: int,
+           width: int = 0, row_multiple: int = 1) -> dict:
     """Rows `rows` trimmed to the last `lp` prompt columns and the first `n` response columns, then padded with
-    empty rows (no attention, no loss token) to `n_rows`."""
+    empty rows (no attention, no loss token) to `n_rows`. With `width` (rows per prompt group, whose prompts are
+    equal), also prompt_rows [P] (a row of each distinct prompt; P bucketed) and prompt_of [n_rows] (each row's
+    prompt), for the update's shared-prompt forward (jaxpt.rl.step)."""
     extra = n_rows - len(rows)
     cols = slice(prompt_len - lp, prompt_len + n)
     out = {}
@@ -71,17 +75,25 @@ def _micro(batch: dict, rows: np.ndarray, n_rows: int, lp: int, n: int, prompt_l
     for k in TOKEN_KEYS + ROW_KEYS:
         v = batch[k][rows][:, :n] if k in TOKEN_KEYS else batch[k][rows]
         out[k] = np.concatenate([v, np.zeros((extra,) + v.shape[1:], v.dtype)]) if extra else v
+    if width:
+        groups, first, of = np.unique(rows // width, return_index=True, return_inverse=True)
+        out["prompt_rows"] = np.zeros(min(n_rows, batch_bucket(len(groups), row_multiple)), np.int32)
+        out["prompt_rows"][:len(groups)] = first
+        out["prompt_of"] = np.zeros(n_rows, np.int32)
+        out["prompt_of"][:len(rows)] = of.reshape(-1)
     return out
 
 
 def plan_updates(batch: dict, inert: np.ndarray, *, width: int, num_minibatches: int, ppo_epochs: int,
                  micro_rows: int, rng: np.random.Generator, prompt_len: int, pad_id: int, row_multiple: int = 1,
-                 trim: bool = True, chunk_multiple: int = 1) -> Plan:
+                 trim: bool = True, chunk_multiple: int = 1, share_prompts: bool = False) -> Plan:
     """The update's micro-batches from an assembled batch (jaxpt.rl.batch.assemble) and its inert rows.
 
     micro_rows: rows per micro-batch (gradient accumulation); row_multiple: the mesh's batch-sharding size (a
     micro-batch's row count divides by it); trim=False keeps the full padded width (and no row bucketing).
     chunk_multiple: a fixed LM-head chunk that every response width must divide by (1 = any width).
+    share_prompts: micro-batches carry each distinct prompt once (the prompt groups of `width` rows stay together
+    when sorted: groups by their longest row, then rows by length).
     """
     R = batch["tokens"].shape[0]
     N = batch["mask"].shape[1]
@@ -101,7 +113,12 @@ def plan_updates(batch: dict, inert: np.ndarray, *, width: int, num_minibatches:
             if not len(keep):
                 plan.skipped += 1
                 continue
-            if trim:  # longest first: rows of similar length share a micro-batch
+            if trim and share_prompts:  # longest groups first, a group's rows together, longest rows first
+                group = keep // width
+                longest = np.zeros(R // width + 1, np.int64)
+                np.maximum.at(longest, group, length[keep])
+                keep = keep[np.lexsort((-length[keep], group, -longest[group]))]
+            elif trim:  # longest first: rows of similar length share a micro-batch
                 keep = keep[np.argsort(-length[keep], kind="stable")]
             groups, shapes = [], []
             for start in range(0, len(keep), micro_rows):
@@ -112,12 +129,14 @@ def plan_updates(batch: dict, inert: np.ndarray, *, width: int, num_minibatches:
                     lp = bucket(p_len[rows].max(), prompt_len)
                 else:
                     n_rows, n, lp = micro_rows, N, prompt_len
-                mb = _micro(batch, rows, n_rows, lp, n, prompt_len, pad_id)
-                if shapes and shapes[-1] == mb["tokens"].shape:
+                mb = _micro(batch, rows, n_rows, lp, n, prompt_len, pad_id, width if share_prompts else 0,
+                            row_multiple)
+                shape = (mb["tokens"].shape, mb["prompt_rows"].shape if share_prompts else None)
+                if shapes and shapes[-1] == shape:
                     groups[-1].append(mb)
                 else:
                     groups.append([mb])
-                    shapes.append(mb["tokens"].shape)
+                    shapes.append(shape)
                 plan.stats["tokens_computed"] += mb["tokens"].size
                 plan.stats["micro_batches"] += 1
             plan.stats["rows"] += len(keep)

@@ -116,6 +116,9 @@ class RLSetup:
             loss_cfg = dataclasses.replace(loss_cfg, agg_constant=float(self.N))
         self.loss_cfg = loss_cfg
         self.chunk_multiple = int(r.loss_chunk) if int(r.loss_chunk) > 0 else 1
+        # Each distinct prompt through the model once per micro-batch (its KV cache shared by the group's rows):
+        # the decoder's cache path has no rematerialisation, so a remat policy keeps the whole-row forward.
+        self.share_prompts = self.cfg.remat == "none"
         chunk_for = lambda rows, n: resolve_loss_chunk(r.loss_chunk, rows, n, self.cfg.vocab_size, div)  # noqa
         self.update_fn = rl_step.make_update_fn(self.cfg, loss_cfg, self.tx, self.schedule, self.sharder,
                                                 self.train_temp, bool(r.compute_entropy), chunk_for)

@@ -63,6 +63,12 @@ def step_memory(cfg, stage: str, mcfg: ModelConfig, sharder) -> dict:
                                                                                            jnp.int32, sh)}
         batch.update({k: _abstract((a, micro, n), jnp.float32, sh) for k in rl_step.TOKEN_KEYS})
         batch.update({k: _abstract((a, micro), jnp.float32, sh) for k in rl_step.ROW_KEYS})
+        if mcfg.remat == "none":  # the shared-prompt forward (jaxpt.rl.microbatch): each group's prompt once
+            from jaxpt.sample.settings import batch_bucket
+
+            prompts = min(micro, batch_bucket(max(1, micro // algo.group_width), shards))
+            batch.update(prompt_rows=_abstract((a, prompts), jnp.int32, sh),
+                         prompt_of=_abstract((a, micro), jnp.int32, sh))
         # The update is two programs: the gradients (the train state's optimizer moments stay alive beside
         # them), then the optimizer step on the state and the gradients.
         st_sh = state_shardings(mcfg, tx, sharder)
