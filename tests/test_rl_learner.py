@@ -96,6 +96,7 @@ def test_leaving_out_inert_rows_and_padding_keeps_the_update(model, agg_mode, sh
     if share:
         assert shapes == [(2, 4, 8 + 24)] and mb.groups[0]["prompt_rows"].shape == (2, 1), shapes
         np.testing.assert_array_equal(mb.rows // G, [2, 2, 2, 2, 1, 1, 1, 1])
+        assert plan.stats["tokens_computed"] == 2 * 8 + 8 * 24  # two prompts once each, eight responses
     else:
         assert shapes == [(1, 4, 8 + 24), (1, 4, 8 + 16)], shapes
         assert plan.stats["tokens_computed"] < plan.stats["tokens_full"] * 8 / 12

@@ -137,10 +137,17 @@ def plan_updates(batch: dict, inert: np.ndarray, *, width: int, num_minibatches:
                 else:
                     groups.append([mb])
                     shapes.append(shape)
-                plan.stats["tokens_computed"] += mb["tokens"].size
+                # Positions through the model (each listed prompt once with shared prompts, else every row whole),
+                # and those of them that hold a real token.
+                if share_prompts:
+                    plan.stats["tokens_computed"] += mb["prompt_rows"].size * lp + n_rows * n
+                    firsts = rows[np.unique(rows // width, return_index=True)[1]]
+                    plan.stats["tokens_real"] += int(p_len[firsts].sum() + r_len[rows].sum())
+                else:
+                    plan.stats["tokens_computed"] += mb["tokens"].size
+                    plan.stats["tokens_real"] += int(length[rows].sum())
                 plan.stats["micro_batches"] += 1
             plan.stats["rows"] += len(keep)
-            plan.stats["tokens_real"] += int(length[keep].sum())
             stacked = [{k: np.stack([mb[k] for mb in g]) for k in g[0]} for g in groups]
             plan.minibatches.append(MiniBatch(norm, stacked, keep))
     return plan
