@@ -7,9 +7,8 @@
 A step: collect rollouts (jaxpt.rl.rollout: generate, score in a background thread, dynamic sampling), assemble
 the training batch (jaxpt.rl.batch), plan the update's micro-batches (jaxpt.rl.microbatch: inert rows left out,
 padding trimmed), run ppo_epochs x num_minibatches updates (jaxpt.rl.step), log metrics and FLOPs
-(jaxpt.rl.metrics), evaluate (jaxpt.eval.scorer, or eval_fn) and checkpoint. `on_eval(step, metrics) -> bool` is
-called after every evaluation (metrics has step, rl_flops, accuracy); returning True stops the run after a
-checkpoint. The set-up (policy, data, shapes, optimizer, jitted functions) is jaxpt.rl.setup.RLSetup.
+(jaxpt.rl.metrics), evaluate (jaxpt.eval.scorer, or eval_fn) and checkpoint. `on_eval(step, metrics) -> bool` runs
+after every evaluation; True stops the run after a checkpoint. The set-up is jaxpt.rl.setup.RLSetup.
 
 Randomness is a function of (seed, step, round), the prompt order of (data.shuffle_seed, epoch), and the
 checkpoint stores the prompt position, so a resumed run repeats an uninterrupted one exactly.
