@@ -264,11 +264,19 @@ def main():
         sides["TRL"] = TrlSide(a, cfg, tok, prompts, os.path.join(work, "trl"))
     if a.tunix_python:
         sides["Tunix"] = TunixSide(a, tok_dir, prompts, os.path.join(work, "tunix"))
-    first = {name: s.step() for name, s in sides.items()}
-    runs = {name: [] for name in sides}
-    for _ in range(a.rounds):
-        for name, s in sides.items():
-            runs[name].append(s.step())
+    first, runs = {}, {name: [] for name in sides}
+    for r in range(a.rounds + 1):
+        for name, s in list(sides.items()):
+            try:
+                t = s.step()
+            except RuntimeError as e:  # the Tunix child: report the others
+                print(f"{name} dropped: {e}")
+                del sides[name], runs[name]
+                continue
+            if r == 0:
+                first[name] = t
+            else:
+                runs[name].append(t)
     rows, seq = a.prompts * a.group, a.prompt_len + a.new_tokens
     update_flops = 3 * rows * seq * forward_flops_per_token(cfg, seq)
     for side in sides.values():

@@ -86,7 +86,8 @@ def main():
         started = None
         while True:
             if started is not None:
-                jax.block_until_ready(nnx.state(cluster.train_actor))  # the update may still be in flight
+                # Tunix asks for the next batch once the step's update is dispatched: wait until it is done.
+                jax.block_until_ready(nnx.state(cluster.actor_trainer.model))
                 total = time.perf_counter() - started
                 print(json.dumps({"step": total, "gen": times["gen"], "score": times["score"],
                                   "update": total - times["gen"] - times["score"]}), flush=True)
