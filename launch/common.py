@@ -36,7 +36,7 @@ def parse_flags(argv):
     nearest known key (ml_collections would raise a bare AttributeError from deep inside)."""
     try:
         return FLAGS(argv)
-    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
+    except (AttributeError, KeyError, TypeError, ValueError, flags.Error):
         message = _bad_override(argv)
         if message is None:
             raise

@@ -21,7 +21,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     common.start()
-    from jaxpt.rl.rl_loop import run_rl
+    from jaxpt.rl.learner import run_rl
 
     value = _CONFIG.value
     if value is not None and FLAGS.init:

@@ -147,7 +147,7 @@ def sft_ref(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rl_ref(tmp_path_factory):
-    from jaxpt.rl.rl_loop import run_rl
+    from jaxpt.rl import run_rl
     from tests.helpers.fault_run import has_one, param_score
 
     work = tmp_path_factory.mktemp("rl_ref")
@@ -426,7 +426,7 @@ def test_bad_values_set_in_code_fail_before_the_model_loads(tmp_path, monkeypatc
         if kind == "sft":
             run_sft(cfg)
         else:
-            from jaxpt.rl.rl_loop import run_rl
+            from jaxpt.rl import run_rl
 
             run_rl(cfg)
     assert fragment in str(e.value)
@@ -503,7 +503,7 @@ def test_rl_killed_at_three_random_points_ends_as_an_uninterrupted_run(tmp_path,
         _wait_for(proc, err, lambda: any(r["step"] >= point and "rollout/accuracy" in r for r in _rows(metrics)))
         if i == 0:
             _wait_for(proc, err, lambda: _checkpoints(work))
-            from jaxpt.rl.rl_loop import run_rl
+            from jaxpt.rl import run_rl
 
             with pytest.raises(WorkdirBusy, match=f"is in use by an RL run: pid {proc.pid} on host"):
                 run_rl({**cfg, "checkpoint": {"resume": False}})
@@ -533,7 +533,7 @@ def test_rl_killed_at_three_random_points_ends_as_an_uninterrupted_run(tmp_path,
 def test_rl_nan_stops_naming_step_and_metric_and_exports_nothing(tmp_path):
     """optim.eps=0 as in the issue (RL exported a final_model with 0 of 51 leaves finite). The prompts come from
     a file with two prompts lacking an answer and one too long: both reasons are counted in metrics.jsonl."""
-    from jaxpt.rl.rl_loop import run_rl
+    from jaxpt.rl import run_rl
     from tests.helpers.fault_run import has_one
 
     rows = [{"question": f"{i}+{i}=?", "answer": str(2 * i)} for i in range(12)]

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from jaxpt.rl.algorithms import resolve
-from jaxpt.rl.batch import BatchSpec, Round, assemble, informative_groups, minibatch_order, overlong_shaping, \
-    rule_rewards, select_groups
-from jaxpt.rl.rl_loop import RLRunner
+from jaxpt.rewards.shaping import overlong_shaping, rule_rewards
+from jaxpt.rl.batch import BatchSpec, Round, assemble, informative_groups, select_groups
+from jaxpt.rl.microbatch import minibatch_order
+from jaxpt.rl.rollout import Rollout as RLRunner
 
 
 def test_overlong_shaping_band_edges():

@@ -9,7 +9,7 @@ import pytest
 import jaxpt
 from jaxpt.data.tasks import toy as toy_task
 from jaxpt.data.tokenizer import load_tokenizer
-from jaxpt.rl.rl_loop import run_rl
+from jaxpt.rl.learner import run_rl
 from jaxpt.utils.metrics import read_metrics
 
 
@@ -110,7 +110,7 @@ def test_shipped_configs_build(setup, tmp_path):
     """configs/rl_tiny.py and configs/rl_qwen25_7b_dapo.py resolve and set up (shapes, mesh, optimizer) on a
     tiny stand-in policy; nothing is run."""
     from configs import rl_qwen25_7b_dapo, rl_tiny
-    from jaxpt.rl.rl_loop import RLRunner
+    from jaxpt.rl.setup import RLSetup as RLRunner
 
     model, _ = setup
     tiny = rl_tiny.get_config()

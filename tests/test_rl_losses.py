@@ -44,7 +44,7 @@ def test_registry_lookup_and_unknown_names():
         registry.get_loss("nope")
     for algo in ("grpo", "drgrpo", "dapo", "dapo_d", "dapo_dc", "luffy", "srft", "upt"):
         resolve({"algorithm": algo})
-    a = resolve({"algorithm": "dapo_dc", "clip_eps_high": -1, "agg_mode": ""})
+    a = resolve({"algorithm": "dapo_dc", "clip_eps_high": None, "agg_mode": None})  # None: the preset's
     assert a.dynamic_sampling and a.loss.clip_eps_high == 0.28 and a.loss.agg_mode == "token-mean"
     assert not a.overlong_shaping
     assert resolve({"algorithm": "dapo_d"}).loss.clip_eps_high == 0.2

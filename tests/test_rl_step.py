@@ -10,7 +10,7 @@ import jaxpt
 from jaxpt.models.model import param_shardings
 from jaxpt.parallel.mesh import make_mesh
 from jaxpt.parallel.rules import Sharder
-from jaxpt.rl import rl_step
+from jaxpt.rl import step as rl_step
 from jaxpt.rl.losses import LossConfig
 from jaxpt.sample.core import sample
 from jaxpt.sample.sampler import left_pad

@@ -11,6 +11,7 @@ Checks per seed: the lift is >= 6 points, and McNemar's paired statistic on the 
 import os
 import random
 
+import jax
 import numpy as np
 import pytest
 
@@ -18,9 +19,12 @@ from jaxpt.data.tasks import toy as toy_task
 from jaxpt.data.formatting import PromptFormat
 from jaxpt.data.tokenizer import load_tokenizer
 from jaxpt.models.model import Model
-from jaxpt.rl.data import tokenize_prompts
-from jaxpt.rl.rl_loop import evaluate_correct, run_rl, verifier_reward_fn
-from jaxpt.sample.settings import SampleSettings
+from jaxpt.data.prompts import tokenize_prompts
+from jaxpt.rl.learner import run_rl
+from jaxpt.rl.rollout import verifier_reward_fn
+from jaxpt.sample.core import sample
+from jaxpt.sample.sampler import left_pad
+from jaxpt.sample.settings import SampleSettings, length_bucket
 
 pytestmark = pytest.mark.slow
 
@@ -75,6 +79,19 @@ def toy_sft(tmp_path_factory):
         "log": {"progress": False, "tensorboard": False}}, records=(train, val))
     model = Model(res.model_config, res.state["params"], tokenizer_dir=res.tokenizer_dir)
     return model, train, held_out
+
+
+def evaluate_correct(params, cfg, prompts, tokenizer, settings, reward_fn, seed: int = 0) -> np.ndarray:
+    """An evaluation independent of the loop's (jaxpt.eval.scorer): every prompt at once through the sampler,
+    greedy at temperature 0, verified; bool [len(prompts) * n] (prompt-major)."""
+    ids = prompts.prompt_ids
+    tokens, mask = left_pad(ids, length_bucket(max(len(p) for p in ids)), len(ids), settings.pad_id)
+    st = sample(params, cfg, jax.device_put(tokens), jax.device_put(mask), jax.random.key(seed), settings)
+    toks, lens = jax.device_get((st.tokens, st.lengths))
+    texts = tokenizer.batch_decode([t[:k].tolist() for t, k in zip(toks, lens)], skip_special_tokens=True)
+    golds = [prompts.answers[i // settings.n] for i in range(len(texts))]
+    ok, _ = reward_fn(texts, golds)
+    return np.asarray(ok, bool)
 
 
 def _correct(model, records):

@@ -143,9 +143,8 @@ def _check_sft(cfg) -> None:
 def _check_rl(cfg, kind: str) -> None:
     r = cfg.rl
     if kind != "pipeline":
-        from jaxpt.rl.registry import ALGORITHMS, _ensure_loaded
+        from jaxpt.rl.algorithms import ALGORITHMS
 
-        _ensure_loaded()
         if r.algorithm not in ALGORITHMS:
             raise ConfigValueError(f"rl.algorithm = {r.algorithm!r}; known: {', '.join(ALGORITHMS.names())}")
     for key in ("total_steps", "gen_prompts", "max_new_tokens", "ppo_epochs", "num_minibatches", "max_gen_rounds"):

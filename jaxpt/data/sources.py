@@ -16,7 +16,6 @@ Optional `normalize` rewrites source conventions into the \\boxed{} form the rew
              and X becomes the answer.
 """
 import json
-import os
 import pathlib
 import re
 from typing import Dict, List, Optional
@@ -301,6 +300,3 @@ def split_holdout(records: List[dict], num_val: int, seed: int) -> tuple:
     train = [records[i] for i in sorted(order[num_val:]) if records[i]["question"] not in held]
     return train, val
 
-
-def is_local(source) -> bool:
-    return os.path.exists(os.path.expanduser(str(source)))

@@ -196,7 +196,7 @@ def run_rl_stage(cfg, run: pathlib.Path, algorithm: str, init, scorer, name: str
     checkpoints. flops_budget: stop at the first evaluation whose cumulative RL FLOPs reach it (compare
     paradigms at matched compute; rl.total_steps, or max_steps, stays the cap). start_score: the known score
     of `init` (P_sft or P0), used as the RL curve's first point."""
-    from jaxpt.rl.rl_loop import run_rl
+    from jaxpt.rl.learner import run_rl
 
     import ml_collections
 

@@ -3,11 +3,15 @@
     from jaxpt.rl import run_rl
     result = run_rl({"rl": {"algorithm": "dapo_dc"}}, "runs/sft/best_model")
 
-Registries (jaxpt.rl.registry): ADVANTAGES, LOSSES, ALGORITHMS. Heavy modules load lazily.
+Layout: learner (the loop's order), setup (what a run is made of), rollout (generate, score, dynamic sampling),
+batch (the training batch), microbatch (the update's work list), step (the pure update), losses, advantages,
+algorithms (presets), metrics (metrics and FLOPs), transfer (host <-> device crossings), registry (the tables).
+Heavy modules load lazily.
 """
 _LAZY = {
-    "run_rl": ("jaxpt.rl.rl_loop", "run_rl"),
-    "RLResult": ("jaxpt.rl.rl_loop", "RLResult"),
+    "run_rl": ("jaxpt.rl.learner", "run_rl"),
+    "RLResult": ("jaxpt.rl.learner", "RLResult"),
+    "Learner": ("jaxpt.rl.learner", "Learner"),
     "rl_config": ("jaxpt.config", "rl_config"),
     "resolve": ("jaxpt.rl.algorithms", "resolve"),
     "LossConfig": ("jaxpt.rl.losses", "LossConfig"),

@@ -10,7 +10,9 @@ are broadcast to every token of the response by the loss.
 """
 import numpy as np
 
-from jaxpt.rl.registry import ADVANTAGES
+from jaxpt.utils.registry import Registry
+
+ADVANTAGES = Registry("advantage estimator")
 
 
 def _group_stats(rewards, valid):

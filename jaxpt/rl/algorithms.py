@@ -1,8 +1,9 @@
-"""Named RL paradigms as config defaults, and the resolution of a config's unset keys.
+"""Named RL paradigms as frozen, validated presets, and the resolution of a config's `rl` section against them.
 
-An algorithm is a dict of rl.* values; `resolve(rl_cfg)` fills every unset (None) key of the config from
-the algorithm (then from BASE) and returns a frozen `RLAlgo`. Adding a paradigm = registering a dict (and,
-if it needs new math, a loss / advantage estimator in their registries).
+A preset fixes every choice that makes the paradigm (loss, advantage estimator, batch construction, clipping,
+aggregation, dynamic sampling, overlong shaping). A config key left None means "the preset's value"; a set
+value overrides it and is validated like the preset itself (no -1 / "" placeholders). Adding a paradigm =
+registering a Preset (and, if it needs new math, a loss / advantage estimator in their registries).
 
 batch modes:
     rollouts  G on-policy rollouts per prompt (GRPO, DAPO)
@@ -11,32 +12,80 @@ batch modes:
 """
 import dataclasses
 
-from jaxpt.rl.losses import LossConfig
-from jaxpt.rl.registry import ALGORITHMS
+from jaxpt.rl.advantages import ADVANTAGES
+from jaxpt.rl.losses import AGG_MODES, LOSSES, LossConfig
+from jaxpt.utils.registry import Registry
 
-BASE = dict(group_size=8, num_expert=0, advantage="grpo", loss="ppo", agg_mode="seq-mean-token-mean",
-            clip_eps_low=0.2, clip_eps_high=0.2, dynamic_sampling=False, overlong_shaping=False,
-            batch_mode="rollouts")
+BATCH_MODES = ("rollouts", "mixed", "gated")
+ALGORITHMS = Registry("RL algorithm")
 
-ALGORITHMS.register("grpo", dict())  # DeepSeekMath GRPO: std-normalised advantages, seq-mean-token-mean
-ALGORITHMS.register("drgrpo", dict(advantage="drgrpo", agg_mode="seq-mean-token-sum"))
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """The choices of one paradigm. Every field is also an `rl.<field>` config key that overrides it."""
+    name: str
+    batch_mode: str = "rollouts"
+    group_size: int = 8
+    num_expert: int = 0
+    advantage: str = "grpo"
+    loss: str = "ppo"
+    agg_mode: str = "seq-mean-token-mean"
+    clip_eps_low: float = 0.2
+    clip_eps_high: float = 0.2
+    dynamic_sampling: bool = False
+    overlong_shaping: bool = False
+
+    def __post_init__(self):
+        def bad(key, why):
+            raise ValueError(f"rl.{key} = {getattr(self, key)!r} ({self.name}): {why}")
+
+        if self.batch_mode not in BATCH_MODES:
+            bad("batch_mode", f"one of {BATCH_MODES}")
+        if not isinstance(self.group_size, int) or self.group_size < 1:
+            bad("group_size", "must be an integer >= 1")
+        if not isinstance(self.num_expert, int) or self.num_expert < 0:
+            bad("num_expert", "must be an integer >= 0")
+        if self.batch_mode == "mixed" and self.num_expert < 1:
+            bad("num_expert", "this algorithm mixes expert trajectories into the group: must be >= 1")
+        if self.advantage not in ADVANTAGES:
+            bad("advantage", f"known: {', '.join(ADVANTAGES.names())}")
+        if self.loss not in LOSSES:
+            bad("loss", f"known: {', '.join(LOSSES.names())}")
+        if self.agg_mode not in AGG_MODES:
+            bad("agg_mode", f"one of {AGG_MODES}")
+        for key in ("clip_eps_low", "clip_eps_high"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                bad(key, "must be in [0, 1)")
+        for key in ("dynamic_sampling", "overlong_shaping"):
+            if not isinstance(getattr(self, key), bool):
+                bad(key, "must be true or false")
+
+
+def _register(preset: Preset) -> Preset:
+    return ALGORITHMS.register(preset.name, preset)
+
+
+GRPO = _register(Preset("grpo"))  # DeepSeekMath GRPO: std-normalised advantages, seq-mean-token-mean
+DRGRPO = _register(Preset("drgrpo", advantage="drgrpo", agg_mode="seq-mean-token-sum"))
 # DAPO and the paper's ablations (verl's token-mean aggregation in all of them):
 #   dapo_d: dynamic sampling; dapo_dc: + clip-higher (the paper's main RL recipe); dapo: + overlong shaping.
-ALGORITHMS.register("dapo_d", dict(dynamic_sampling=True, agg_mode="token-mean"))
-ALGORITHMS.register("dapo_dc", dict(dynamic_sampling=True, agg_mode="token-mean", clip_eps_high=0.28))
-ALGORITHMS.register("dapo", dict(dynamic_sampling=True, agg_mode="token-mean", clip_eps_high=0.28,
-                                 overlong_shaping=True))
+DAPO_D = _register(Preset("dapo_d", dynamic_sampling=True, agg_mode="token-mean"))
+DAPO_DC = _register(dataclasses.replace(DAPO_D, name="dapo_dc", clip_eps_high=0.28))
+DAPO = _register(dataclasses.replace(DAPO_DC, name="dapo", overlong_shaping=True))
 # Synchronized SFT+RL baselines (algorithms.md section 7).
-ALGORITHMS.register("luffy", dict(loss="luffy", advantage="luffy", group_size=7, num_expert=1,
-                                  agg_mode="token-mean", batch_mode="mixed"))
-ALGORITHMS.register("srft", dict(loss="srft", advantage="luffy", num_expert=1, agg_mode="token-mean",
-                                 batch_mode="mixed"))
-ALGORITHMS.register("upt", dict(loss="upt", advantage="grpo", agg_mode="token-mean", batch_mode="gated"))
-ALGORITHMS.register("hpt", ALGORITHMS.get("upt"))
+LUFFY = _register(Preset("luffy", loss="luffy", advantage="luffy", group_size=7, num_expert=1, agg_mode="token-mean",
+                         batch_mode="mixed"))
+SRFT = _register(Preset("srft", loss="srft", advantage="luffy", num_expert=1, agg_mode="token-mean",
+                        batch_mode="mixed"))
+UPT = _register(Preset("upt", loss="upt", agg_mode="token-mean", batch_mode="gated"))
+ALGORITHMS.register("hpt", UPT)
+
+PRESET_KEYS = tuple(f.name for f in dataclasses.fields(Preset) if f.name not in ("name", "batch_mode"))
 
 
 @dataclasses.dataclass(frozen=True)
 class RLAlgo:
+    """A resolved algorithm: the preset with the config's overrides, and the loss settings of the update."""
     name: str
     batch_mode: str
     group_size: int
@@ -56,55 +105,44 @@ class RLAlgo:
         return self.group_size + (self.num_expert if self.batch_mode == "mixed" else 0)
 
 
-def _onoff(value, default: bool) -> bool:
-    if value is None:
-        return default
+def _as_bool(key: str, value) -> bool:
+    """Booleans, and the on/off spellings of a command line."""
     if isinstance(value, bool):
         return value
     s = str(value).strip().lower()
-    if s in ("", "auto"):
-        return default
     if s in ("on", "true", "1", "yes"):
         return True
     if s in ("off", "false", "0", "no"):
         return False
-    raise ValueError(f"expected on/off/auto, got {value!r}")
+    raise ValueError(f"rl.{key} = {value!r}: expected true/false (or on/off)")
 
 
 def resolve(rl) -> RLAlgo:
-    """The resolved algorithm of an `rl` config section (ConfigDict or dict)."""
+    """The resolved algorithm of an `rl` config section (ConfigDict or dict): None keys take the preset's value."""
     get = rl.get if hasattr(rl, "get") else (lambda k, d=None: getattr(rl, k, d))
     name = str(get("algorithm", "grpo")).lower()
-    preset = {**BASE, **ALGORITHMS.get(name)}
-
-    def pick(key):
+    preset: Preset = ALGORITHMS.get(name)
+    overrides = {}
+    for key in PRESET_KEYS:
         v = get(key, None)
-        if v is None or (isinstance(v, str) and v.lower() in ("", "auto")):
-            return preset[key]
-        return v
-
-    group = int(pick("group_size"))
-    num_expert = int(pick("num_expert"))
-    batch_mode = preset["batch_mode"]
-    if group < 1:
-        raise ValueError(f"rl.group_size must be >= 1, got {group}")
-    if batch_mode == "mixed" and num_expert < 1:
-        raise ValueError(f"{name} mixes expert trajectories into the group: rl.num_expert must be >= 1")
+        if v is None:
+            continue
+        if key in ("dynamic_sampling", "overlong_shaping"):
+            v = _as_bool(key, v)
+        elif key in ("group_size", "num_expert") and isinstance(v, float) and v.is_integer():
+            v = int(v)
+        elif key in ("clip_eps_low", "clip_eps_high") and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        overrides[key] = v
+    p = dataclasses.replace(preset, **overrides)  # validates
     loss = LossConfig(
-        name=str(pick("loss")), clip_eps_low=float(pick("clip_eps_low")), clip_eps_high=float(pick("clip_eps_high")),
+        name=p.loss, clip_eps_low=p.clip_eps_low, clip_eps_high=p.clip_eps_high,
         dual_clip=float(get("dual_clip", 0.0) or 0.0), kl_coef=float(get("kl_coef", 0.0) or 0.0),
         kl_type=str(get("kl_type", "k3")), entropy_coef=float(get("entropy_coef", 0.0) or 0.0),
-        agg_mode=str(pick("agg_mode")), agg_constant=float(get("agg_constant", 0.0) or 0.0),
+        agg_mode=p.agg_mode, agg_constant=float(get("agg_constant", 0.0) or 0.0),
         luffy_gamma=float(get("luffy_gamma", 0.1)), srft_sft_scale=float(get("srft_sft_scale", 0.5)),
         srft_pos_scale=float(get("srft_pos_scale", 0.1)), srft_off_term=str(get("srft_off_term", "logp")),
         sft_coef=float(get("sft_coef", 1.0)))
-    from jaxpt.rl.registry import get_advantage, get_loss
-
-    get_loss(loss.name)  # fail early on unknown names
-    advantage = str(pick("advantage"))
-    get_advantage(advantage)
-    return RLAlgo(name=name, batch_mode=batch_mode, group_size=group,
-                  num_expert=num_expert if batch_mode == "mixed" else 0, advantage=advantage,
-                  dynamic_sampling=_onoff(get("dynamic_sampling", None), preset["dynamic_sampling"]),
-                  overlong_shaping=_onoff(get("overlong_shaping", None), preset["overlong_shaping"]),
-                  loss=loss)
+    return RLAlgo(name=name, batch_mode=p.batch_mode, group_size=p.group_size,
+                  num_expert=p.num_expert if p.batch_mode == "mixed" else 0, advantage=p.advantage,
+                  dynamic_sampling=p.dynamic_sampling, overlong_shaping=p.overlong_shaping, loss=loss)

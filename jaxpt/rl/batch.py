@@ -1,11 +1,11 @@
-"""Host-side batch construction (numpy): rewards, overlong shaping, dynamic sampling, and the fixed-shape
-training batch that mixes rollouts with expert trajectories.
+"""Host-side batch construction (numpy): rollout rounds, dynamic sampling's group selection, and the fixed-shape
+training batch that mixes rollouts with expert trajectories (reward shaping: jaxpt.rewards.shaping; the split
+into the update's micro-batches: jaxpt.rl.microbatch).
 
 Rows of a rollout round are prompt-major (prompt i's G samples are rows i*G .. i*G+G-1), as the sampler
 returns them. The training batch always has train_prompts * group_width rows, prompt tokens left padded to
 the prompt bucket and responses right padded to max_new_tokens; rows that carry nothing (a group that
-dynamic sampling could not fill, UPT's unused slots) have an all-zero mask, so shapes never change and the
-update compiles once.
+dynamic sampling could not fill, UPT's unused slots) have an all-zero mask (the update leaves them out).
 """
 import dataclasses
 from typing import Dict, List, Optional, Sequence
@@ -13,26 +13,6 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from jaxpt.rl.advantages import compute_advantages
-
-
-# --------------------------------------------------------------------------------------------- rewards
-def overlong_shaping(lengths, max_len: int, cache_len: int) -> np.ndarray:
-    """DAPO soft overlong punishment by token length |y|:
-        0                                   |y| <= L_max - L_cache
-        ((L_max - L_cache) - |y|) / L_cache L_max - L_cache < |y| <= L_max
-        -1                                  |y| > L_max
-    """
-    y = np.asarray(lengths, np.float64)
-    if cache_len <= 0:
-        return np.where(y > max_len, -1.0, 0.0).astype(np.float32)
-    start = max_len - cache_len
-    band = (start - y) / cache_len
-    out = np.where(y <= start, 0.0, np.where(y <= max_len, band, -1.0))
-    return out.astype(np.float32)
-
-
-def rule_rewards(correct, reward_correct: float = 1.0, reward_wrong: float = 0.0) -> np.ndarray:
-    return np.where(np.asarray(correct, bool), reward_correct, reward_wrong).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------- rollouts
@@ -192,14 +172,3 @@ def assemble(spec: BatchSpec, rounds: Sequence[Round], kept, expert_ids=None) ->
     adv = np.where(sft > 0, 0.0, adv).astype(np.float32)
     return {"tokens": tokens, "attn": attn, "mask": mask, "old_logp": old_logp, "sampler_logp": sampler_logp,
             "adv": adv, "reward": reward, "correct": correct, "off": off, "sft": sft}, info
-
-
-def minibatch_order(rows: int, width: int, num_minibatches: int, rng: np.random.Generator) -> np.ndarray:
-    """A permutation of rows that shuffles whole prompt groups, then splits into equal mini-batches:
-    returns [num_minibatches, rows / num_minibatches] row indices."""
-    groups = rows // width
-    if groups % num_minibatches:
-        raise ValueError(f"{groups} prompt groups do not split into rl.num_minibatches={num_minibatches}")
-    order = rng.permutation(groups) if num_minibatches > 1 else np.arange(groups)
-    idx = (order[:, None] * width + np.arange(width)[None, :]).reshape(-1)
-    return idx.reshape(num_minibatches, -1)

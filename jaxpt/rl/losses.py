@@ -23,7 +23,9 @@ from typing import Dict, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
-from jaxpt.rl.registry import LOSSES
+from jaxpt.utils.registry import Registry
+
+LOSSES = Registry("policy loss")
 
 AGG_MODES = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
 KL_TYPES = ("k1", "k2", "k3")
@@ -233,3 +235,24 @@ def policy_loss(b, cfg: LossConfig, norm: Optional[Dict[str, jax.Array]] = None
     sums["approx_kl_sum"] = jnp.sum((jnp.exp(-log_ratio) + log_ratio - 1.0) * on_mask)
     sums["on_tokens"] = jnp.sum(on_mask)
     return loss, sums
+
+
+# ----------------------------------------------------------------------------------------------- inert rows
+# Losses whose per-token value is A x (something) on every row they may see, so a row with advantage 0 has
+# loss 0 and gradient exactly 0: ppo (-min(rA, clip(r)A); the dual clip acts only for A < 0), reinforce (-A log
+# pi), luffy (the surrogate, and -f(pi) A on expert rows), upt (the surrogate; its SFT rows are not of this kind).
+# srft is absent: its SFT and positive/negative terms do not depend on A.
+ZERO_AT_ZERO_ADVANTAGE = frozenset({"ppo", "reinforce", "luffy", "upt"})
+
+
+def inert_rows(mask, adv, sft, cfg: LossConfig):
+    """bool [B] (numpy): rows whose contribution to the loss and its gradient is exactly zero: no loss token,
+    or advantage 0 under a loss that scales with the advantage, with no KL or entropy term and no SFT NLL. The
+    update leaves them out; it keeps the mini-batch's normalisers (tokens, rows) counted over all rows, so the
+    loss of the remaining rows is the loss of the whole mini-batch."""
+    import numpy as np
+
+    empty = ~(np.asarray(mask) > 0).any(axis=1)
+    if cfg.name not in ZERO_AT_ZERO_ADVANTAGE or cfg.kl_coef or cfg.entropy_coef:
+        return empty
+    return empty | ((np.asarray(adv) == 0) & (np.asarray(sft) == 0))

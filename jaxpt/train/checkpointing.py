@@ -129,8 +129,9 @@ def with_shardings(abstract, shardings):
     return jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
 
 
-def export_model(params, cfg, out_dir, tokenizer_dir=None, sharder=None, info: Optional[dict] = None):
-    """Atomically (re)writes `out_dir` as a jaxpt model checkpoint, with `info` in sft_best.json.
+def export_model(params, cfg, out_dir, tokenizer_dir=None, sharder=None, info: Optional[dict] = None,
+                 info_name: str = BEST_INFO):
+    """Atomically (re)writes `out_dir` as a jaxpt model checkpoint, with `info` in `info_name` (sft_best.json).
     NonFiniteError (nothing written, the previous export kept) when a parameter holds a NaN or an infinity."""
     out_dir = pathlib.Path(out_dir).absolute()
     assert_finite(params, f"{out_dir.name}: the exported parameters")
@@ -146,7 +147,7 @@ def export_model(params, cfg, out_dir, tokenizer_dir=None, sharder=None, info: O
     _barrier("export_model_saved")
     if main:  # only one process swaps directories
         if info is not None:
-            (tmp / BEST_INFO).write_text(json.dumps(info, indent=2))
+            (tmp / info_name).write_text(json.dumps(info, indent=2))
         if out_dir.exists():
             os.rename(out_dir, old)
         os.rename(tmp, out_dir)

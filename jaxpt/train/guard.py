@@ -45,15 +45,15 @@ class NonFiniteError(RuntimeError):
 
 # ------------------------------------------------------------------------------------------------ device side
 def guarded_update(update_fn, watched: Iterable[str] = WATCHED):
-    """The jitted update `update_fn(state, batch) -> (state, metrics)`, skipping non-finite updates in-graph.
+    """The jitted update `update_fn(state, *args) -> (state, metrics)`, skipping non-finite updates in-graph.
 
     The state is donated as by the wrapped function; the wrapped function's own shardings still apply (a
     nested jit keeps its in/out shardings), so the wrapper needs none of its own.
     """
     watched = tuple(watched)
 
-    def step(state, batch):
-        new, metrics = update_fn(state, batch)
+    def step(state, *args):
+        new, metrics = update_fn(state, *args)
         ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(metrics[k])) for k in watched]))
         kept = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state)
         return kept, {**metrics, "finite": ok}

@@ -13,6 +13,7 @@ from jaxpt.train import sft_step
 from jaxpt.train.checkpointing import with_shardings
 from jaxpt.train.loss_chunk import resolve_loss_chunk
 from jaxpt.train.optimizer import optimizer_for
+from jaxpt.train.state import abstract_state, state_shardings
 
 
 def _abstract(shape, dtype, sharding):
@@ -44,7 +45,7 @@ def step_memory(cfg, stage: str, mcfg: ModelConfig, sharder) -> dict:
         shape = (accum, rows // accum, seq)
         batch = {k: _abstract(shape, jnp.float32 if k == "weights" else jnp.int32, sh) for k in sft_step.BATCH_KEYS}
     else:
-        from jaxpt.rl import rl_step
+        from jaxpt.rl import step as rl_step
         from jaxpt.rl.algorithms import resolve
 
         r = cfg.rl
@@ -55,12 +56,37 @@ def step_memory(cfg, stage: str, mcfg: ModelConfig, sharder) -> dict:
         tx, schedule = optimizer_for(cfg, "rl", int(r.total_steps) * int(r.ppo_epochs) * int(r.num_minibatches))
         chunk = resolve_loss_chunk(r.loss_chunk, micro, n, mcfg.vocab_size, shards)
         temp = float(r.train_temperature or r.temperature or 1.0)
-        step = rl_step.make_update_fn(mcfg, algo.loss, tx, schedule, sharder, temp, bool(r.compute_entropy), chunk)
+        update = rl_step.make_update_fn(mcfg, algo.loss, tx, schedule, sharder, temp, bool(r.compute_entropy), chunk)
         sh = rl_step.batch_sharding(sharder, True)
         a = rows // micro
         batch = {"tokens": _abstract((a, micro, lp + n), jnp.int32, sh), "attn": _abstract((a, micro, lp + n),
                                                                                            jnp.int32, sh)}
         batch.update({k: _abstract((a, micro, n), jnp.float32, sh) for k in rl_step.TOKEN_KEYS})
         batch.update({k: _abstract((a, micro), jnp.float32, sh) for k in rl_step.ROW_KEYS})
-    state = with_shardings(sft_step.abstract_state(mcfg, tx), sft_step.state_shardings(mcfg, tx, sharder))
+        if mcfg.remat == "none":  # the shared-prompt forward (jaxpt.rl.microbatch): each group's prompt once
+            from jaxpt.sample.settings import batch_bucket
+
+            prompts = min(micro, batch_bucket(max(1, micro // algo.group_width), shards))
+            batch.update(prompt_rows=_abstract((a, prompts), jnp.int32, sh),
+                         prompt_of=_abstract((a, micro), jnp.int32, sh))
+        # The update is two programs: the gradients (the train state's optimizer moments stay alive beside
+        # them), then the optimizer step on the state and the gradients.
+        st_sh = state_shardings(mcfg, tx, sharder)
+        state = with_shardings(abstract_state(mcfg, tx), st_sh)
+        grads = update.grads_fn(micro, n).lower(state["params"], batch, None).compile()
+        g = _analysis(grads)
+        shapes = jax.eval_shape(update.grads_fn(micro, n), state["params"], batch, None)
+        if sharder is not None:
+            shapes = (with_shardings(shapes[0], st_sh["params"]),) + tuple(
+                jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharder.sharding(())) for x in shapes[1:2]) + (
+                jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharder.sharding(())),
+                             shapes[2]),)
+        a_ = _analysis(update.apply_fn.lower(state, *shapes).compile())
+        opt_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state["opt_state"])) // max(
+            1, jax.device_count() if sharder is not None else 1)
+        out = dict(a_)
+        out["peak"] = max(g["peak"] + opt_bytes, a_["peak"])
+        out["temp"] = max(g["temp"], a_["temp"])
+        return out
+    state = with_shardings(abstract_state(mcfg, tx), state_shardings(mcfg, tx, sharder))
     return _analysis(step.lower(state, batch).compile())

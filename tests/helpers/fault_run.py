@@ -66,7 +66,7 @@ def main(argv) -> None:
         res = run_sft(config)
         print(f"done {res.final_step}")
     else:
-        from jaxpt.rl.rl_loop import run_rl
+        from jaxpt.rl import run_rl
 
         def reward(texts, golds):
             time.sleep(slow)

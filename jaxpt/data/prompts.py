@@ -1,5 +1,5 @@
-"""RL data: prompt records with their expert trajectories, tokenization, and a resumable prompt iterator
-(the records themselves come from jaxpt.data.roles).
+"""Prompt sets: prompt records with their expert trajectories, tokenization, and a resumable prompt iterator
+(the records themselves come from jaxpt.data.roles). RL samples from them; evaluation may use them too.
 
 Records are dicts {question, answer, solution?}. Expert-mixing algorithms (LUFFY / SRFT / UPT) train on
 prompts that carry expert solutions: the same records the SFT stage trains on; several records with the
@@ -89,14 +89,26 @@ class PromptSet:
 
 
 def tokenize_prompts(records: Sequence[dict], tokenizer, fmt: PromptFormat, max_prompt_len: int = 0,
-                     stop_ids=()) -> Tuple[PromptSet, int]:
-    """(PromptSet of records that fit, number dropped for length). Records without an answer are dropped."""
-    records = [r for r in records if r.get("answer") not in (None, "")]
+                     stop_ids=(), drops=None) -> Tuple[PromptSet, int]:
+    """(PromptSet of records that fit, number dropped). Records without an answer or longer than max_prompt_len
+    are dropped, each counted in `drops` (a jaxpt.data.drops.Drops) with its file:line when given."""
+    from jaxpt.data.sources import record_where
+
+    answered = [r for r in records if r.get("answer") not in (None, "")]
+    if drops is not None:
+        for r in records:
+            if r.get("answer") in (None, ""):
+                drops.add("no answer", record_where(r))
+    records = answered
     ids = encode_prompts(tokenizer, [r["question"] for r in records], fmt)
     keep = [i for i, x in enumerate(ids) if not max_prompt_len or len(x) <= max_prompt_len]
     dropped = len(records) - len(keep)
     if dropped:
         logging.info("dropped %d prompts longer than %d tokens", dropped, max_prompt_len)
+        if drops is not None:
+            kept = set(keep)
+            for i in (i for i in range(len(records)) if i not in kept):
+                drops.add("too long", record_where(records[i]))
     recs = [records[i] for i in keep]
     return PromptSet(recs, [list(map(int, ids[i])) for i in keep], [str(r["answer"]) for r in recs], tokenizer,
                      fmt, tuple(stop_ids)), dropped
