@@ -30,6 +30,7 @@ def get_config():
     c.rl.total_steps = 40
     c.rl.eval_every = 2  # 5 evaluations in a probe: the forecast needs points
     c.sft.score_every = 2  # P_sft of every candidate (every 200 steps)
+    # Budgets (total FLOPs): the toy's SFT costs ~1.3e12 per 100 steps and 40 GRPO steps ~1.6e12.
     c.forecast_grid = ("", "probe_patience=2", "probe_target=ceiling", "probe_flops=8e11",
-                       "probe_flops=8e11,probe_patience=2")
+                       "probe_flops=8e11,probe_patience=2", "budget_flops=1e13", "budget_flops=1.5e13")
     return c

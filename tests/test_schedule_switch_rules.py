@@ -65,3 +65,22 @@ def test_forecast_rule_probes_from_stable_on_and_stops_when_the_newest_does_not_
 def test_forecast_rule_reports_a_candidate_without_a_branch():
     partial = {s: b for s, b in BRANCHES.items() if s != 1000}
     assert R.forecast(HISTORY, partial, SCHEDULE, 40, 500) == {"rule": "forecast", "missing_branch": 1000}
+
+
+def test_budget_replay_plans_rl_to_the_budget_and_matches_the_oracle_at_that_budget():
+    # Budget 11.5 EFLOPs, judged at the score the budget buys (horizon). Candidate 800 (probe 0.4): reaching
+    # 1000 costs 10 + 0.4 + its probe 0.4, plus 0.4 beyond = 11.2 <= 11.5, so SFT goes on; after 1000 the next
+    # candidate (12 EFLOPs of SFT) is out of reach: stop. Branch 1000 then gets RL x = 0.4 + (11.5 - 10.8) =
+    # 1.1 EFLOPs; branch 800 at 1.1 would end near its 52-point ceiling, 1000 near 58.
+    schedule = {**SCHEDULE, "probe_target": "horizon", "budget_flops": 11.5 * E}
+    out = R.forecast(HISTORY, BRANCHES, schedule, rl_total_steps=80, n_problems=0)
+    assert out["probed"] == [800, 1000] and out["branch_step"] == 1000
+    assert "budget leaves no room" in out["reason"]
+    assert out["plan"]["rl_flops"] == pytest.approx(1.1 * E)
+    # RL stops at the first evaluation reaching 1.1 EFLOPs (every 0.05): 1.1 itself; all of the budget is used.
+    assert out["flops"] == pytest.approx(11.5 * E)
+    assert out["final"] == [e for e in BRANCHES[1000] if e["rl_flops"] >= 1.1 * E - 1][0]["overall"]
+    oracle = R.best_at_budget(HISTORY, BRANCHES, 11.5 * E)
+    assert oracle["branch_step"] == 1000 and abs(oracle["final"] - out["final"]) < 0.005
+    # A budget below the SFT run's first candidate plus RL leaves the oracle the earlier branches only.
+    assert R.best_at_budget(HISTORY, BRANCHES, 3.0 * E)["branch_step"] == 200

@@ -94,10 +94,30 @@ def forecast(history: History, branches: Dict[int, List[dict]], schedule: dict, 
     chosen = branches.get(b)
     if chosen is None:
         return {"rule": name, "missing_branch": b}
+    plan = fs.plan()
+    if plan is not None:  # RL runs to the plan's compute: the branch up to the first evaluation reaching it
+        chosen = Probe.from_evals(b, 0.0, chosen).prefix(plan.choice.rl_flops)
+        chosen = [{"overall": s, "rl_flops": x} for s, x in zip(chosen.scores, chosen.rl_flops)]
     compute = _sft_flops(history, stop) + sum(f for s, f in probes.items() if s != b) + _flops(chosen)
     return {"rule": name, "branch_step": b, "final": _final(chosen), "flops": compute, "sft_stop_step": stop,
             "probed": sorted(probes), "probe_flops": sum(probes.values()), "reason": d.reason,
-            "verdicts": [v.as_dict() for v in fs.verdicts]}
+            "plan": plan.as_dict() if plan is not None else None, "verdicts": [v.as_dict() for v in fs.verdicts]}
+
+
+def best_at_budget(history: History, branches: Dict[int, List[dict]], budget: float) -> Optional[dict]:
+    """The oracle at a budget: over the recorded branches, SFT to the branch point plus RL up to the last
+    evaluation the rest of the budget pays for; the highest score found (None if no branch fits)."""
+    best = None
+    for s, evals in sorted(branches.items()):
+        left = budget - _sft_flops(history, s)
+        fit = [e for e in evals if e["rl_flops"] <= left]
+        if not fit:
+            continue
+        e = fit[-1]
+        if best is None or e["overall"] > best["final"]:
+            best = {"rule": "oracle_at_budget", "branch_step": s, "final": float(e["overall"]),
+                    "flops": _sft_flops(history, s) + float(e["rl_flops"]), "rl_step": e.get("step")}
+    return best
 
 
 def candidate_steps(history: History, every: int, extra: Sequence[Optional[int]] = ()) -> List[int]:

@@ -71,10 +71,13 @@ class ForecastSwitch:
         self._evals.append((int(step), float(sft_flops)))
         if step <= 0 or any(p.step == step for p in self.probes):
             return False
-        if self.budget and not self._affordable(self._next_flops(self.probe_every if stable_seen else 1)):
-            return True  # the last checkpoint the budget allows: probe it, then stop (see add)
         index = len(self._evals) - 1  # validations are evenly spaced: the index counts them
-        return stable_seen and index % self.probe_every == 0
+        due = stable_seen and index % self.probe_every == 0
+        if self.budget and not due:
+            ahead = self.probe_every - index % self.probe_every if stable_seen else 1
+            if not self._affordable(self._next_flops(ahead)):
+                return True  # the next candidate is out of reach: this checkpoint is the last one (see add)
+        return due
 
     def _next_flops(self, evals_ahead: int) -> float:
         """SFT FLOPs at the validation `evals_ahead` from the last one (SFT compute grows linearly)."""
