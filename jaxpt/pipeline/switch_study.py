@@ -1,8 +1,10 @@
 """The switch-rule study (configs/study_forecast.py): per data variant one SFT run to the end and full RL
 branches from every candidate checkpoint, then the exhaustive search, the min-validation-loss rule and the
-forecast switch measured on those same runs (jaxpt.pipeline.switch_rules). Each variant's outcome is written
-to <run>/<variant>/switch_rules.json as soon as it is done, so variants can run in separate processes sharing
-the run directory (--resume) and a last run over all of them writes study.md from what is there.
+forecast switch measured on those same runs (jaxpt.pipeline.switch_rules). A replay that needs a checkpoint
+off the grid (a budget's last affordable one) gets that branch run too; it does not join the exhaustive
+search. Each variant's outcome is written to <run>/<variant>/switch_rules.json as soon as it is done, so
+variants can run in separate processes sharing the run directory (--resume) and a last run over all of them
+writes study.md from what is there.
 """
 import json
 import pathlib
@@ -42,20 +44,29 @@ def run_variant(cfg, vrun: pathlib.Path, variant: str, grid: List[str], tok) -> 
     sft = S.run_sft_stage(vcfg, vrun, Scheduler.from_config(vcfg.schedule), scorer, ledger, export_all=True)
     algo = vcfg.schedule.rl_algorithm
     branches: Dict[int, list] = {}
-    for step in R.candidate_steps(sft.history, int(forecast_keys["probe_every"]), [sft.branch_step]):
+
+    def branch(step: int) -> None:
         rl = S.run_rl_stage(vcfg, vrun, algo, S.branch_model_dir(sft, step), scorer, name=f"rl_{step}",
                             start_score=sft.scores.get(step))
         branches[step] = rl.evals
+
+    grid_steps = R.candidate_steps(sft.history, int(forecast_keys["probe_every"]), [sft.branch_step])
+    for step in grid_steps:
+        branch(step)
     out = {"variant": variant, "problems": n, "sft_history": sft.history, "regimes": sft.regimes,
-           "branches": {str(k): v for k, v in branches.items()},
-           "exhaustive": R.exhaustive(sft.history, branches),
+           "exhaustive": R.exhaustive(sft.history, dict(branches)),
            "min_val": R.min_val(sft.history, branches, forecast_keys), "forecast": {}}
     for spec in grid:
         settings = {**forecast_keys, **_overrides(spec)}
         r = R.forecast(sft.history, branches, settings, int(vcfg.rl.total_steps), n)
+        while r.get("missing_branch") is not None:  # a candidate off the grid (a budget's last one): run it too
+            branch(int(r["missing_branch"]))
+            r = R.forecast(sft.history, branches, settings, int(vcfg.rl.total_steps), n)
         if settings.get("budget_flops"):  # judged against the best the same runs reach at that budget
             r["oracle"] = R.best_at_budget(sft.history, branches, float(settings["budget_flops"]))
         out["forecast"][spec or "config"] = r
+    out["branches"] = {str(k): v for k, v in sorted(branches.items())}
+    out["extra_branches"] = sorted(set(branches) - set(grid_steps))  # not part of the exhaustive search
     best = out["exhaustive"]["final"]
     out["noise"] = binomial_noise(best, n)
     (vrun / "switch_rules.json").write_text(json.dumps(out, indent=1, default=float))
