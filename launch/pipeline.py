@@ -6,7 +6,8 @@
     python -m launch.pipeline --config=... --resume      # continue an interrupted run of the same name
 
 Writes <out_dir>/<name>/: summary.json, report.md (plots inside), curves.csv (the authors' format, one
-column per evaluation set), the stage directories (sft/, rl/, fit/) and pipeline_state.json.
+column per evaluation set), the stage directories (sft/, rl/, fit/) and pipeline_state.json; with
+schedule.switch_mode=forecast or rl.stop=forecast also decisions.jsonl and the probes' rl_<step>/.
 """
 import time
 
@@ -32,7 +33,7 @@ def run(cfg):
     """The whole job for a validated pipeline config tree; returns the summary (None on processes > 0)."""
     t0 = time.time()
     from jaxpt.eval.scorer import Scorer
-    from jaxpt.pipeline import curves as C, ledger as L, report as R, stages as S, summary as Y
+    from jaxpt.pipeline import curves as C, forecast_stage as F, ledger as L, report as R, stages as S, summary as Y
     from jaxpt.schedule.scheduler import Scheduler
     from jaxpt.train.setup import load_stage_tokenizer
 
@@ -41,7 +42,8 @@ def run(cfg):
     _, tok = load_stage_tokenizer(cfg)
     scorer = Scorer.from_config(cfg, tok, progress=cfg.log.progress)               # 1. evaluation sets
     S.record_prompt_format(out, scorer, tok)
-    scheduler = Scheduler.from_config(cfg.schedule)
+    n_eval = int(sum(scorer.counts.values()))
+    scheduler = Scheduler.from_config(cfg.schedule, F.forecast_switch(cfg, n_eval))  # forecast mode: + probes
     p0 = S.base_score(cfg, scorer, ledger)                                          # 2. base model P0
     sft = S.run_sft_stage(cfg, out, scheduler, scorer, ledger) if scheduler.paradigm.sft else None  # 3. SFT
     branch = sft.branch_step if sft is not None else 0                              # 4. the switch point
@@ -49,7 +51,8 @@ def run(cfg):
     rl = None
     if scheduler.paradigm.rl:                                                       # 5. RL from the branch
         init = S.branch_model_dir(sft, branch) if sft is not None else S.base_model(cfg)
-        rl = S.run_rl_stage(cfg, out, scheduler.paradigm.rl, init, scorer, start_score=p_sft)
+        rl = S.run_rl_stage(cfg, out, scheduler.paradigm.rl, init, scorer, start_score=p_sft,  # forecast mode:
+                            **F.rl_stage_options(cfg, out, scheduler, sft, p_sft, ledger, n_eval))  # the best probe
     post = Y.p_post_of(rl, sft, p_sft)                                              # 6. final score
     if not L.is_main():
         return None
@@ -59,6 +62,7 @@ def run(cfg):
     fits = Y.fit_ceilings(curves, out / "fit", scorer.counts) if rl is not None else []
     summary = Y.summarize(cfg, scorer.counts, p0, sft, p_sft, post, rl, fits, scheduler.paradigm,   # 8. report
                           scorer.fmt.describe(tok), time.time() - t0)
+    summary.update(F.compute_summary(out, ledger, sft, rl))                         #    compute spent
     Y.write_summary(out, summary)
     return {**summary, "report": str(R.write_report(out, summary, sft, rl, fits))}
 

@@ -1,4 +1,5 @@
-"""Runs the study of configs/study.py and writes <out_dir>/<name>/study.md + study.json with the findings."""
+"""Runs the study of configs/study.py and writes <out_dir>/<name>/study.md + study.json with the findings.
+With switch_rules (configs/study_forecast.py) it compares the rules that choose the RL branch point instead."""
 import json
 import time
 
@@ -9,7 +10,7 @@ from launch import common
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/study.py", "Study config module.", lock_config=False)
 STUDY_KEYS = ("variants", "large_variant", "paradigm_variant", "paradigms", "paradigm_compute", "paradigm_max_steps",
-              "branches_per_variant")
+              "branches_per_variant", "switch_rules", "forecast_grid", "report_variants")
 
 
 def main(argv):
@@ -24,13 +25,18 @@ def main(argv):
     from jaxpt.train.setup import load_stage_tokenizer
 
     raw = _CONFIG.value
-    study = {k: raw[k] for k in STUDY_KEYS}
+    study = {k: raw.get(k) for k in STUDY_KEYS}
     cfg = common.config(ml_collections.ConfigDict({k: raw[k] for k in raw.keys() if k not in STUDY_KEYS}),
                         "pipeline")
     t0 = time.time()
     run = L.run_dir(cfg, resume=cfg.checkpoint.resume)
     rows, branch_rows, final, min_losses, compute, p0 = [], [], {}, {}, {}, None
     _, tok = load_stage_tokenizer(cfg)
+    if study["switch_rules"]:  # exhaustive branching vs the min-val-loss rule vs the forecast switch
+        from jaxpt.pipeline.switch_study import run_study
+
+        print(run_study(cfg, study, run, tok, t0))
+        return
     sets = None
     for variant in study["variants"]:                                           # data variants
         vcfg = cfg.copy_and_resolve_references()

@@ -125,7 +125,8 @@ def schedule_section() -> ml_collections.ConfigDict:
     return section("schedule", [
         ("paradigm", "sequential", "pure_sft, pure_rl, sequential (SFT then RL), luffy, srft, upt"),
         ("rl_algorithm", "grpo", "RL of sequential / pure_rl: grpo, drgrpo, dapo, dapo_d, dapo_dc"),
-        ("switch_mode", "mild", "when SFT hands over to RL: mild (the paper's rule), stable, step, flops"),
+        ("switch_mode", "mild", "when SFT hands over to RL: mild (the paper's rule), stable, step, flops, forecast "
+                                "(probe candidates with short RL runs, keep the one whose forecast is best)"),
         ("switch_step", 0, "switch_mode step: the SFT step"),
         ("switch_flops", 0.0, "switch_mode flops: the SFT FLOPs budget"),
         ("delta", 0.02, "stable band: val loss <= (1 + delta) * min"),
@@ -133,7 +134,39 @@ def schedule_section() -> ml_collections.ConfigDict:
         ("patience", 2, "consecutive evaluations in the mild band before switching"),
         ("smoothing", 0.0, "EMA smoothing of the validation loss for the detector (0 = off)"),
         ("continue_sft_after_switch", False, "keep training SFT past the switch (to see the overfitting side)"),
+        ("probe_flops", 0.0, "switch_mode forecast: RL FLOPs of each probe (it stops at the first evaluation "
+                             "that reaches them)"),
+        ("probe_every", 1, "switch_mode forecast: probe every N-th SFT validation from the first Stable point"),
+        ("probe_confidence", 0.8, "switch_mode forecast: SFT goes on while P(newest candidate beats the best) is "
+                                  "at least this"),
+        ("probe_patience", 1, "switch_mode forecast: candidates in a row that fail to beat the best before SFT "
+                              "stops"),
+        ("probe_target", "horizon", "switch_mode forecast: judge candidates by the forecast score at the end of "
+                                    "their RL (horizon: rl.total_steps, or the budget) or by A_post (ceiling)"),
+        ("budget_flops", 0.0, "switch_mode forecast: total FLOPs (SFT + probes + RL); the plan maximises the "
+                              "forecast score at the budget (0 = no budget)"),
+        ("forecast_prior", "", "curves.csv of finished runs (the authors' format) whose fits give the "
+                               "forecast's prior on C_mid and B ('' = a flat prior)"),
     ])
+
+
+RL_STOP_KEYS = ("stop", "stop_gain_per_eflop", "stop_remaining")  # pipeline-only: the pipeline's RL hook reads them
+
+
+def pipeline_rl_section() -> ml_collections.ConfigDict:
+    """The pipeline's rl section: the RL stage's keys (the schedule picks the algorithm) and the stop rule."""
+    s = rl_section(with_algorithm=False)
+    extra = section("rl", [
+        ("stop", "budget", "when RL stops: budget (rl.total_steps, or the budget plan) or forecast (also "
+                           "when the forecast says it stopped paying)"),
+        ("stop_gain_per_eflop", 0.0, "rl.stop forecast: stop when the marginal gain's upper bound is below "
+                                     "this (score points per EFLOP; 0 = off)"),
+        ("stop_remaining", 0.0, "rl.stop forecast: stop when the remaining gain's upper bound is below this "
+                                "(score points; 0 = off)"),
+    ])
+    for key in RL_STOP_KEYS:
+        s[key] = extra[key]
+    return s
 
 
 def sft_config() -> ml_collections.ConfigDict:
@@ -158,7 +191,7 @@ def pipeline_config() -> ml_collections.ConfigDict:
     c.out_dir = "runs"
     _shared(c)
     c.sft = sft_section()
-    c.rl = rl_section(with_algorithm=False)  # the schedule picks it (paradigm, rl_algorithm)
+    c.rl = pipeline_rl_section()  # the schedule picks the algorithm (paradigm, rl_algorithm)
     c.schedule = schedule_section()
     return c
 

@@ -180,6 +180,60 @@ def _check_schedule(cfg) -> None:
                                "sft.eval_every must be > 0")
     if not cfg.eval.benchmarks and not cfg.eval.source:
         raise ConfigValueError("the pipeline scores every stage: set eval.benchmarks and/or eval.source")
+    _check_forecast(cfg)
+
+
+FORECAST_KEYS = ("probe_flops", "probe_every", "probe_confidence", "probe_patience", "probe_target", "budget_flops",
+                 "forecast_prior")
+
+
+def _check_forecast(cfg) -> None:
+    """The forecast switch and the RL stop rule: their keys act only in their modes, so a key set elsewhere is
+    an error rather than silently ignored."""
+    import os
+
+    s, r = cfg.schedule, cfg.rl
+    defaults = pipeline_config()
+    if s.switch_mode != "forecast":
+        for key in FORECAST_KEYS:
+            if s[key] != defaults.schedule[key]:
+                raise ConfigValueError(f"schedule.{key} = {s[key]!r} acts only with schedule.switch_mode = "
+                                       f"'forecast' (it is {s.switch_mode!r})")
+    else:
+        if s.paradigm != "sequential":
+            raise ConfigValueError(f"schedule.switch_mode = 'forecast' branches SFT into RL: schedule.paradigm "
+                                   f"must be 'sequential', not {s.paradigm!r}")
+        if s.probe_flops <= 0:
+            raise ConfigValueError("schedule.switch_mode = 'forecast' needs schedule.probe_flops > 0 (RL FLOPs "
+                                   "per probe)")
+        if s.continue_sft_after_switch:
+            raise ConfigValueError("schedule.continue_sft_after_switch has no meaning with switch_mode = "
+                                   "'forecast' (SFT stops where the forecast decides)")
+        _at_least(cfg, "schedule.probe_every", 1)
+        _at_least(cfg, "schedule.probe_patience", 1)
+        _at_least(cfg, "schedule.budget_flops", 0.0)
+        _one_of(cfg, "schedule.probe_target", ("horizon", "ceiling"))
+        if not 0.5 <= s.probe_confidence < 1.0:
+            raise ConfigValueError(f"schedule.probe_confidence = {s.probe_confidence!r}; must be in [0.5, 1)")
+        if s.budget_flops > 0 and s.probe_target != "horizon":
+            raise ConfigValueError("schedule.budget_flops plans for the score at the budget: schedule.probe_target "
+                                   "must be 'horizon'")
+        if s.forecast_prior and not os.path.isfile(s.forecast_prior):
+            raise ConfigValueError(f"schedule.forecast_prior = {s.forecast_prior!r} is not a file")
+    _one_of(cfg, "rl.stop", ("budget", "forecast"))
+    bounds = {k: r[k] for k in ("stop_gain_per_eflop", "stop_remaining")}
+    for k, v in bounds.items():
+        _at_least(cfg, f"rl.{k}", 0.0)
+    if r.stop == "budget" and any(bounds.values()):
+        raise ConfigValueError(f"rl.{next(k for k, v in bounds.items() if v)} acts only with rl.stop = 'forecast'")
+    if r.stop == "forecast" and not any(bounds.values()):
+        raise ConfigValueError("rl.stop = 'forecast' needs rl.stop_gain_per_eflop > 0 and/or rl.stop_remaining > 0")
+    uses_evals = s.switch_mode == "forecast" or r.stop == "forecast"
+    if uses_evals and (r.eval_every <= 0 or not r.eval_at_start):
+        raise ConfigValueError("the forecast reads RL evaluations: rl.eval_every must be > 0 and rl.eval_at_start "
+                               "True (the branch point is the curve's first point)")
+    if r.stop == "forecast" and s.paradigm == "pure_sft":
+        raise ConfigValueError("rl.stop = 'forecast' with schedule.paradigm = 'pure_sft': there is no RL to stop")
 
 
 def _check_unused_optim(cfg, kind: str) -> None:

@@ -3,7 +3,7 @@ import copy
 
 import ml_collections
 
-from jaxpt.config.stages import SHARED, rl_config, sft_config
+from jaxpt.config.stages import RL_STOP_KEYS, SHARED, rl_config, sft_config
 
 
 def stage_optim(cfg, stage: str) -> dict:
@@ -35,7 +35,8 @@ def rl_view(cfg, workdir, algorithm: str) -> ml_collections.ConfigDict:
     out = rl_config()
     _copy_shared(cfg, out)
     for key in cfg.rl.keys():
-        out.rl[key] = copy.deepcopy(cfg.rl[key])
+        if key not in RL_STOP_KEYS:  # the pipeline's stop rule is its hook on the RL stage, not an RL key
+            out.rl[key] = copy.deepcopy(cfg.rl[key])
     out.rl.algorithm = algorithm
     out.workdir = str(workdir)
     return out

@@ -5,12 +5,15 @@ from typing import List, Optional
 
 from jaxpt.pipeline.plots import plot_score_vs_flops, plot_val_loss
 
-KEYS = ("P0", "P_sft", "P_post", "A_post", "PL_rl", "A_post_identified", "rl_best_observed", "switch_step",
-        "branch_step", "switch_regime", "min_val_loss_step", "min_val_loss", "wall_s")
+KEYS = ("P0", "P_sft", "P_post", "A_post", "PL_rl", "A_post_identified", "rl_best_observed", "switch_mode",
+        "switch_step", "branch_step", "switch_regime", "min_val_loss_step", "min_val_loss", "sft_flops", "probe_flops",
+        "rl_flops", "total_flops", "wall_s")
 
 
 def _fmt(v) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 1e4 else f"{v:.4f}"  # FLOPs in 4 significant digits, scores in 4 decimals
+    return str(v)
 
 
 def write_report(run: pathlib.Path, summary: dict, sft, rl, fits: List[dict]) -> Optional[pathlib.Path]:
@@ -66,6 +69,11 @@ def write_report(run: pathlib.Path, summary: dict, sft, rl, fits: List[dict]) ->
         for e in rl.evals:
             per = " | ".join(f"{e['per'].get(s, float('nan')):.3f}" for s in sets)
             lines.append(f"| {e['step']} | {e['rl_flops']:.3g} | {e['overall']:.3f} | {per} |")
+        lines.append("")
+    from jaxpt.pipeline.decision_report import decision_section
+
+    lines += decision_section(run, summary.get("rl_stop_gain_per_eflop") or 0.0,
+                              summary.get("rl_stop_remaining") or 0.0)
     path = run / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

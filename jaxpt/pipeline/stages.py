@@ -87,10 +87,14 @@ class SFTStage:
 
 
 def run_sft_stage(cfg, run: pathlib.Path, scheduler, scorer, ledger, export_all: bool = False) -> SFTStage:
-    """SFT with the scheduler watching every validation loss; stops when it decides to switch (ledger "sft")."""
-    from jaxpt.analysis.regimes import label_regimes
+    """SFT with the scheduler watching every validation loss; stops when it decides to switch (ledger "sft").
+    switch_mode "forecast" probes candidates with short RL runs on the way (jaxpt.pipeline.forecast_stage)."""
     from jaxpt.train.sft_loop import run_sft
 
+    if scheduler.switch_mode == "forecast":
+        from jaxpt.pipeline.forecast_stage import run_sft_with_probes
+
+        return run_sft_with_probes(cfg, run, scheduler, scorer, ledger)
     done = ledger.get("sft")
     if done is not None:
         stage = SFTStage.from_json(done)
@@ -117,19 +121,29 @@ def run_sft_stage(cfg, run: pathlib.Path, scheduler, scorer, ledger, export_all:
         return bool(switched) and not keep_going
 
     result = run_sft(view, on_eval=on_eval, score_fn=scorer, on_resume=on_resume)
+    stage = finish_sft_stage(result, scheduler, switched[0] if switched else None, scorer)
+    ledger.put("sft", stage.to_json())
+    return stage
+
+
+def finish_sft_stage(result, scheduler, switch_step: Optional[int], scorer, scores: Optional[dict] = None
+                     ) -> SFTStage:
+    """The SFT stage record of a finished SFT run: the scheduler's decision (or its end-of-SFT fallback), the
+    retrospective regimes, and the scores (`scores` adds known ones, e.g. probes'); the branch point and the
+    last model are always scored (the curve's ends and P_sft)."""
+    from jaxpt.analysis.regimes import label_regimes
+
     decision = scheduler.decision or scheduler.finish_sft()
     steps = [h[0] for h in result.history]
     regimes = label_regimes(steps, [h[3] for h in result.history], scheduler.detector.delta,
                             scheduler.detector.delta2)
     stage = SFTStage(str(result.workdir), [list(h) for h in result.history], [list(t) for t in result.train_losses],
-                     result.best_step, result.best_val_loss, result.final_step, dict(result.scores),
-                     decision.branch_step, switched[0] if switched else None, decision.regime, decision.reason,
-                     list(regimes))
-    # The branch point and the last model are always scored (the curve's ends and P_sft).
+                     result.best_step, result.best_val_loss, result.final_step,
+                     {**dict(result.scores), **(scores or {})},
+                     decision.branch_step, switch_step, decision.regime, decision.reason, list(regimes))
     for step in sorted({s for s in (stage.branch_step, stage.final_step) if s is not None and s > 0}):
         if step not in stage.scores:
             stage.scores[step] = score_dict(scorer(_load(branch_model_dir(stage, step, result))))
-    ledger.put("sft", stage.to_json())
     return stage
 
 
@@ -191,11 +205,12 @@ class _KnownStart:
 
 def run_rl_stage(cfg, run: pathlib.Path, algorithm: str, init, scorer, name: str = "rl",
                  flops_budget: Optional[float] = None, max_steps: Optional[int] = None,
-                 start_score: Optional[dict] = None):
+                 start_score: Optional[dict] = None, stop=None):
     """RL with `algorithm` from `init` (a model directory or a Model) into <run>/<name>; resumes its own
     checkpoints. flops_budget: stop at the first evaluation whose cumulative RL FLOPs reach it (compare
     paradigms at matched compute; rl.total_steps, or max_steps, stays the cap). start_score: the known score
-    of `init` (P_sft or P0), used as the RL curve's first point."""
+    of `init` (P_sft or P0), used as the RL curve's first point. stop(step, metrics) -> bool: a further stop
+    rule (rl.stop = "forecast"), asked at every evaluation."""
     from jaxpt.rl.learner import run_rl
 
     import ml_collections
@@ -207,10 +222,11 @@ def run_rl_stage(cfg, run: pathlib.Path, algorithm: str, init, scorer, name: str
         view.model.overrides = ml_collections.ConfigDict()
     if max_steps:
         view.rl.total_steps = int(max_steps)
-    on_eval = None
-    if flops_budget:
-        on_eval = lambda step, m: m["rl_flops"] >= flops_budget  # noqa: E731
+    def on_eval(step, m) -> bool:
+        spent = bool(flops_budget) and m["rl_flops"] >= flops_budget
+        return bool(stop(step, m)) or spent if stop is not None else spent  # the rule sees every evaluation
     logging.info("RL %s from %s into %s", algorithm, init if isinstance(init, str) else "the base model", run / name)
     known = start_score if (start_score is not None and not view.checkpoint.resume and
                             cfg.eval.temperature == 0) else None  # sampled evaluations differ per call
-    return run_rl(view, init=init, on_eval=on_eval, eval_fn=_KnownStart(scorer, known))
+    return run_rl(view, init=init, on_eval=on_eval if (flops_budget or stop) else None,
+                  eval_fn=_KnownStart(scorer, known))

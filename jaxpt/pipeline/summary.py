@@ -43,6 +43,10 @@ def summarize(cfg, scorer_counts: Dict[str, int], p0: dict, sft, sft_score: dict
         "P0": p0["overall"],
         "P_sft": sft_score["overall"],
         "P_post": post["overall"],
+        "switch_mode": cfg.schedule.switch_mode if sft is not None else None,
+        "rl_stop": cfg.rl.stop,
+        "rl_stop_gain_per_eflop": cfg.rl.stop_gain_per_eflop,
+        "rl_stop_remaining": cfg.rl.stop_remaining,
         "switch_step": sft.switch_step if sft is not None else None,
         "branch_step": sft.branch_step if sft is not None else None,
         "switch_regime": (sft.regimes[history_steps.index(sft.branch_step)]

@@ -11,8 +11,11 @@ Switch modes (sequential):
             checkpoint (the paper's practical rule);
     stable  switch at the first Stable point, RL from that checkpoint;
     step    switch at a fixed SFT step;
-    flops   switch once cumulative SFT FLOPs reach a budget.
-If SFT ends without the condition holding (a curve that never overfits), RL starts from the best checkpoint.
+    flops   switch once cumulative SFT FLOPs reach a budget;
+    forecast  from the first Stable point on, probe candidate checkpoints with short RL runs and keep training
+            SFT while a newer candidate's forecast beats the best (jaxpt.schedule.forecast_switch).
+If SFT ends without the condition holding (a curve that never overfits), RL starts from the best checkpoint
+(forecast: the best probed candidate).
 """
 import dataclasses
 from typing import Optional
@@ -43,7 +46,7 @@ def paradigm(name: str, rl_algorithm: str = "dapo") -> Paradigm:
 
 
 PARADIGMS = ("pure_sft", "pure_rl", "sequential", "luffy", "srft", "upt")
-SWITCH_MODES = ("mild", "stable", "step", "flops")
+SWITCH_MODES = ("mild", "stable", "step", "flops", "forecast")
 
 
 @dataclasses.dataclass
@@ -52,6 +55,7 @@ class SwitchDecision:
     branch_step: Optional[int] = None  # SFT checkpoint RL starts from
     regime: str = "adaptive"  # online regime at the decision
     reason: str = ""
+    probe: bool = False  # forecast mode: probe this checkpoint with a short RL run, then call on_probe
 
 
 class Scheduler:
@@ -59,7 +63,8 @@ class Scheduler:
 
     def __init__(self, paradigm_name: str = "sequential", rl_algorithm: str = "dapo", switch_mode: str = "mild",
                  switch_step: Optional[int] = None, switch_flops: Optional[float] = None,
-                 delta: float = 0.02, delta2: float = 0.1, patience: int = 2, smoothing: float = 0.0):
+                 delta: float = 0.02, delta2: float = 0.1, patience: int = 2, smoothing: float = 0.0,
+                 forecast=None):
         self.paradigm = paradigm(paradigm_name, rl_algorithm)
         if switch_mode not in SWITCH_MODES:
             raise ValueError(f"unknown switch mode {switch_mode!r}; known: {SWITCH_MODES}")
@@ -67,18 +72,22 @@ class Scheduler:
             raise ValueError("switch_mode 'step' needs switch_step")
         if switch_mode == "flops" and switch_flops is None:
             raise ValueError("switch_mode 'flops' needs switch_flops")
+        if (switch_mode == "forecast") != (forecast is not None):
+            raise ValueError("switch_mode 'forecast' needs a ForecastSwitch (forecast=...), and only it takes one")
         self.switch_mode, self.switch_step, self.switch_flops = switch_mode, switch_step, switch_flops
+        self.forecast = forecast  # jaxpt.schedule.forecast_switch.ForecastSwitch in forecast mode
         self.detector = RegimeDetector(delta, delta2, patience, smoothing)
         self.decision: Optional[SwitchDecision] = None
         self.phase = "sft" if self.paradigm.sft else ("rl" if self.paradigm.rl else "done")
 
     @classmethod
-    def from_config(cls, cfg) -> "Scheduler":
-        """From a config's `schedule` section (switch_step / switch_flops of 0 = unset)."""
+    def from_config(cls, cfg, forecast=None) -> "Scheduler":
+        """From a config's `schedule` section (switch_step / switch_flops of 0 = unset); forecast mode also needs
+        the ForecastSwitch (jaxpt.schedule.forecast_switch.from_config builds it from the whole tree)."""
         g = cfg.get
         return cls(g("paradigm", "sequential"), g("rl_algorithm", "grpo"), g("switch_mode", "mild"),
                    g("switch_step", 0) or None, g("switch_flops", 0.0) or None, g("delta", 0.02), g("delta2", 0.1),
-                   g("patience", 2), g("smoothing", 0.0))
+                   g("patience", 2), g("smoothing", 0.0), forecast)
 
     def objective(self) -> str:
         """'sft', 'rl' (with expert mixing when the paradigm is synchronized) or 'done'."""
@@ -101,14 +110,34 @@ class Scheduler:
             d = SwitchDecision(True, step, state.regime, f"fixed switch step {self.switch_step} reached")
         elif mode == "flops" and sft_flops >= self.switch_flops:
             d = SwitchDecision(True, step, state.regime, f"SFT FLOPs budget {self.switch_flops:.3g} reached")
+        elif mode == "forecast":
+            probe = self.forecast.is_candidate(step, sft_flops, self.detector.first_stable_step is not None)
+            return SwitchDecision(False, regime=state.regime, probe=probe)
         else:
             return SwitchDecision(False, regime=state.regime)
         self.decision = d
         self.phase = "rl"
         return d
 
+    def on_probe(self, probe, final: bool = False) -> SwitchDecision:
+        """Forecast mode: the probe of the candidate the last on_sft_eval asked for has run. Returns a switch
+        decision (switch=True: stop SFT, RL continues from branch_step) and keeps the verdict in
+        self.forecast.verdicts. final: SFT has no more steps."""
+        v = self.forecast.add(probe, final=final)
+        if v.continue_sft:
+            return SwitchDecision(False, v.best_step, self.detector.regime, v.reason)
+        self.decision = SwitchDecision(True, v.best_step, self.detector.regime,
+                                       f"forecast: candidate {v.step} {v.reason}; RL continues from the best "
+                                       f"candidate, step {v.best_step}")
+        self.phase = "rl"
+        return self.decision
+
     def finish_sft(self) -> SwitchDecision:
         """SFT ran out of steps without a switch: branch from the best checkpoint seen (or stop)."""
+        if self.decision is None and self.forecast is not None and self.forecast.probes:
+            best = self.forecast.best_step()
+            self.decision = SwitchDecision(True, best, self.detector.regime, "SFT budget exhausted; RL continues "
+                                           f"from the best probed candidate, step {best}")
         if self.decision is None:
             best = self.detector.best_step
             self.decision = SwitchDecision(self.paradigm.rl is not None, best, self.detector.regime,
