@@ -219,3 +219,15 @@ def test_budget_forces_a_probe_and_a_switch_before_it_runs_out():
     v = fs.add(_probe(700, 40.0, 10.0, 0.5, 1.5, 0.5, n=5, noise=0.1, sft_flops=7 * E))
     assert not v.continue_sft and "budget" in v.reason
     assert v.plan.choice.step == 700 and v.plan.choice.rl_flops == pytest.approx(1.0 * E)
+
+
+def test_candidates_start_after_an_early_minimum_the_online_detector_never_calls_stable():
+    """The toy 'easy' variant: the loss bottoms out at the first validation and jumps past the Severe band at
+    the next, so no plateau is ever confirmed online. Its RL branches kept improving up to step 1000; the
+    candidates must start once the fast fall is over (the first Severe point), not never."""
+    fs = ForecastSwitch(probe_flops=1e11, probe_every=2)
+    sched = Scheduler("sequential", switch_mode="forecast", patience=2, forecast=fs)
+    curve = [3.45, 1.20, 1.42, 1.60, 1.83, 2.09]  # steps 0, 100, ..., 500 (validation indices 0-5)
+    probed = [100 * i for i, loss in enumerate(curve) if sched.on_sft_eval(100 * i, loss, 1e10 * i).probe]
+    assert sched.detector.first_stable_step is None and sched.detector.settled_step == 200
+    assert probed == [200, 400]

@@ -111,7 +111,7 @@ def run_sft_with_probes(cfg, run: pathlib.Path, scheduler, scorer, ledger):
 
 def _needs_final_probe(scheduler, final_step: int, total: int) -> bool:
     fs = scheduler.forecast
-    return (scheduler.decision is None and final_step >= total and scheduler.detector.first_stable_step is not None
+    return (scheduler.decision is None and final_step >= total and scheduler.detector.settled_step is not None
             and all(p.step != final_step for p in fs.probes))
 
 

@@ -62,9 +62,13 @@ def _check_config(path: pathlib.Path, cfg, resume: bool) -> None:
     file = path / CONFIG
     now = json.loads(cfg.to_json_best_effort())
     if resume and file.is_file():
-        before = _flat(json.loads(file.read_text()))
-        diff = sorted(k for k in set(before) | set(_flat(now)) if k not in IGNORED and
-                      before.get(k) != _flat(now).get(k))
+        before, flat_now = _flat(json.loads(file.read_text())), _flat(now)
+        # Keys the run's jaxpt did not have yet (a newer version resuming it) are not differences.
+        new_keys = sorted(k for k in set(flat_now) - set(before) if k not in IGNORED)
+        if new_keys:
+            logging.warning("%s: resuming a run whose config predates %s; they take their current values",
+                            path, ", ".join(new_keys[:8]) + (" ..." if len(new_keys) > 8 else ""))
+        diff = sorted(k for k in set(before) if k not in IGNORED and before.get(k) != flat_now.get(k))
         if diff:
             raise ValueError(f"{path} was started with another config ({', '.join(diff[:5])} differ): resume it "
                              "with the same config, or start a new run name")

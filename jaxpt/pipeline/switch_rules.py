@@ -82,7 +82,7 @@ def forecast(history: History, branches: Dict[int, List[dict]], schedule: dict, 
             if sched.decision is not None:
                 stop = step
                 break
-    if sched.decision is None and sched.detector.first_stable_step is not None and \
+    if sched.decision is None and sched.detector.settled_step is not None and \
             all(p.step != total for p in fs.probes):  # SFT ran out: its last model is a candidate too
         if total not in branches:
             return {"rule": name, "missing_branch": total}

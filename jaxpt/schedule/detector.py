@@ -48,6 +48,14 @@ class RegimeDetector:
         return self.history[-1].best_step if self.history else None
 
     @property
+    def settled_step(self) -> Optional[int]:
+        """The first step past the Adaptive regime: the first Stable point, or the first Mild / Severe one when
+        the loss turned up before a plateau was confirmed (an early minimum followed by a jump: the online
+        detector never calls it Stable, but the fast fall is over all the same)."""
+        steps = [s for s in (self.first_stable_step, self.mild_step, self.severe_step) if s is not None]
+        return min(steps) if steps else None
+
+    @property
     def regime(self) -> str:
         return self.history[-1].regime if self.history else "adaptive"
 

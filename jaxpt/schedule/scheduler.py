@@ -111,7 +111,7 @@ class Scheduler:
         elif mode == "flops" and sft_flops >= self.switch_flops:
             d = SwitchDecision(True, step, state.regime, f"SFT FLOPs budget {self.switch_flops:.3g} reached")
         elif mode == "forecast":
-            probe = self.forecast.is_candidate(step, sft_flops, self.detector.first_stable_step is not None)
+            probe = self.forecast.is_candidate(step, sft_flops, self.detector.settled_step is not None)
             return SwitchDecision(False, regime=state.regime, probe=probe)
         else:
             return SwitchDecision(False, regime=state.regime)
