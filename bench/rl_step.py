@@ -23,17 +23,13 @@ import statistics
 import tempfile
 import time
 
+from bench.sft_step import add_model_args
 from jaxpt.utils import runtime
 
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--vocab", type=int, default=8192)
-    p.add_argument("--hidden", type=int, default=512)
-    p.add_argument("--layers", type=int, default=8)
-    p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--kv_heads", type=int, default=4)
-    p.add_argument("--ffn", type=int, default=1408)
+    add_model_args(p)  # bench/sft_step.py's 32M config
     p.add_argument("--prompts", type=int, default=8)
     p.add_argument("--group", type=int, default=8)
     p.add_argument("--prompt_len", type=int, default=64)

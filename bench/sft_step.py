@@ -21,14 +21,19 @@ import time
 from jaxpt.utils import runtime
 
 
-def parse():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """The 32M-parameter benchmark model's shape (shared with bench.rl_step)."""
     p.add_argument("--vocab", type=int, default=8192)
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--layers", type=int, default=8)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--kv_heads", type=int, default=4)
     p.add_argument("--ffn", type=int, default=1408)
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(p)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seq", type=int, default=512)
     p.add_argument("--rounds", type=int, default=3)
