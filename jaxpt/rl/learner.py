@@ -27,7 +27,6 @@ from jaxpt.analysis import flops as flops_lib
 from jaxpt.config import merge, rl_config, validate
 from jaxpt.data.prompts import PromptIterator
 from jaxpt.models.config import ModelConfig
-from jaxpt.models.model import Model
 from jaxpt.rl.batch import assemble
 from jaxpt.rl.losses import inert_rows
 from jaxpt.rl.metrics import step_flops, step_metrics, write_samples
@@ -103,23 +102,6 @@ class Learner:
             extra["recompute_gap"] = float(sum(g[0] for g in gaps) / max(sum(g[1] for g in gaps), 1.0))
         return state, results, plan, extra
 
-    def evaluate(self, params) -> Tuple[Optional[float], dict]:
-        """(score, per-set metrics) on the eval sets (jaxpt.eval.scorer; eval_fn when given); None when there is
-        nothing to evaluate."""
-        s = self.s
-        model = Model(s.cfg, params, s.sharder, tokenizer_dir=str(s.tok_dir))
-        if s.eval_fn is not None:
-            score = s.eval_fn(model)
-        elif s.scorer is not None:
-            score = s.scorer(model)
-        else:
-            return None, {}
-        if hasattr(score, "overall"):
-            details = {f"eval/{name}": v for name, v in score.per.items()}
-            details["eval/truncated"] = score.truncated
-            return float(score.overall), details
-        return float(score), {}
-
     # ------------------------------------------------------------------------------------------ the loop
     def _start(self, ckpt, it):
         """(state, progress): restored from the latest checkpoint, or fresh."""
@@ -164,7 +146,7 @@ class Learner:
 
         def do_eval(step: int) -> bool:
             t0 = time.perf_counter()
-            acc, details = self.evaluate(state["params"])
+            acc, details = s.evaluate(state["params"])
             if acc is None:
                 return False
             flops = float(progress["rl_flops"])

@@ -5,7 +5,7 @@ shapes, sampler settings, optimizer and the jitted update (the learner only orde
 """
 import dataclasses
 import pathlib
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -134,6 +134,22 @@ class RLSetup:
         self.guard = TrainGuard.from_config(c, "RL")  # the host half of the non-finite guard (jaxpt.train.guard)
         self.rows_sh = self.sharder.sharding(("batch",)) if self.sharder is not None else None
         self.micro_sh = rl_step.batch_sharding(self.sharder, True)
+
+    def evaluate(self, params) -> Tuple[Optional[float], dict]:
+        """(score, per-set metrics) on the eval sets (jaxpt.eval.scorer; eval_fn when given); None when there is
+        nothing to evaluate."""
+        model = Model(self.cfg, params, self.sharder, tokenizer_dir=str(self.tok_dir))
+        if self.eval_fn is not None:
+            score = self.eval_fn(model)
+        elif self.scorer is not None:
+            score = self.scorer(model)
+        else:
+            return None, {}
+        if hasattr(score, "overall"):
+            details = {f"eval/{name}": v for name, v in score.per.items()}
+            details["eval/truncated"] = score.truncated
+            return float(score.overall), details
+        return float(score), {}
 
     def _tokenizer(self, c, init_tok) -> None:
         from jaxpt.train.setup import check_tokenizer_fits, uses_toy
