@@ -110,7 +110,8 @@ class Learner:
             raise ValueError(f"{s.workdir}/checkpoints already holds step {latest}: set checkpoint.resume=True "
                              "to continue it, or use a fresh workdir")
         # The newest checkpoint that restores with a finite state (a damaged newer one is set aside).
-        found = ckpt.restore_latest(with_shardings(abstract_state(s.cfg, s.tx), s.state_sh)) if latest else None
+        abstract = with_shardings(abstract_state(s.cfg, s.tx), s.state_sh)
+        found = ckpt.restore_latest(abstract) if latest is not None else None
         latest = found[0] if found is not None else -1
         if self.is_main:  # the logs end where the state does (a fresh run: rows of an unfinished one go)
             for name in ("metrics.jsonl", "samples.jsonl"):
