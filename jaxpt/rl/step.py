@@ -24,23 +24,13 @@ from jaxpt.parallel.rules import Sharder
 from jaxpt.rl.losses import LossConfig, normalizers, policy_loss
 from jaxpt.train.grad_accum import accumulate
 from jaxpt.train.guard import guarded_update
+from jaxpt.train.loss import token_logprobs
 from jaxpt.train.state import state_shardings
 
 # Per-token and per-row arrays of a training batch (besides tokens/attn).
 TOKEN_KEYS = ("mask", "old_logp", "ref_logp")
 ROW_KEYS = ("adv", "reward", "correct", "off", "sft")
 BATCH_KEYS = ("tokens", "attn") + TOKEN_KEYS + ROW_KEYS
-
-
-def _logp_entropy(logits, targets, with_entropy: bool):
-    logits = logits.astype(jnp.float32)
-    lse = jax.nn.logsumexp(logits, axis=-1)
-    logp = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0] - lse
-    if not with_entropy:
-        return logp, jnp.zeros_like(logp)
-    probs = jnp.exp(logits - lse[..., None])
-    entropy = lse - jnp.sum(probs * logits, axis=-1)
-    return logp, entropy
 
 
 def _shared_prompt_hidden(params, cfg: ModelConfig, tokens, attn, num_response: int, prompt_rows, prompt_of,
@@ -84,23 +74,11 @@ def response_logprobs(params, cfg: ModelConfig, tokens, attn, num_response: int,
         positions = decoder.default_positions(attn)
         h, _ = decoder.hidden_states(params, cfg, tokens, positions, attn, sharder=sharder)
         h = h[:, start - 1:total - 1]
-    inv_t = 1.0 / float(temperature)
-
-    def head(hc, tc):
-        logits = decoder.lm_head(params, cfg, hc)
-        if inv_t != 1.0:
-            logits = logits * inv_t
-        return _logp_entropy(logits, tc, with_entropy)
-
-    if not chunk or chunk >= num_response:
-        return head(h, targets)
-    if num_response % chunk:
+    if chunk and chunk < num_response and num_response % chunk:
         raise ValueError(f"max_new_tokens={num_response} is not a multiple of loss_chunk={chunk}")
-    b, n, d = h.shape
-    hs = h.reshape(b, n // chunk, chunk, d).swapaxes(0, 1)
-    ts = targets.reshape(b, n // chunk, chunk).swapaxes(0, 1)
-    _, (lp, ent) = jax.lax.scan(lambda c, x: (c, jax.checkpoint(head)(*x)), None, (hs, ts))
-    return lp.swapaxes(0, 1).reshape(b, n), ent.swapaxes(0, 1).reshape(b, n)
+    # The LM head and the log-softmax under the hand-written VJP the SFT loss uses (jaxpt.train.loss).
+    return token_logprobs(params, cfg, h, targets, inv_temperature=1.0 / float(temperature),
+                          with_entropy=with_entropy, chunk=chunk, sharder=sharder)
 
 
 def logprob_step(params, tokens, attn, *, cfg: ModelConfig, num_response: int, temperature: float,
