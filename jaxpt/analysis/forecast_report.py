@@ -6,6 +6,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from jaxpt.analysis.forecast_backtest import FAR_OFF, summarize, summarize_unidentified
+from jaxpt.utils.plotting import pyplot, save
 
 
 def _f(v, nd=2):
@@ -67,9 +68,7 @@ def _branch_table(rows, fraction, has_baseline) -> list:
 
 def plot_errors(rows, path, has_baseline: bool):
     """|error| against fraction: one grey line per branch, the median in bold (forecast and baseline)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = [r for r in rows if r["full_identified"] and r["error"] is not None]
     fracs = sorted({r["fraction"] for r in rows})
@@ -91,9 +90,7 @@ def plot_errors(rows, path, has_baseline: bool):
     ax.set_ylabel("|A_post forecast - full-window fit| (points)")
     ax.set_title(f"Forecast error on {len(keys)} identified branches (grey: one branch)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def write_backtest(rows: Sequence[dict], out_dir, *, command: str = "", seconds: Optional[float] = None,

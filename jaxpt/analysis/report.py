@@ -87,11 +87,10 @@ def _selection_md(sel: dict) -> str:
 
 def plot_branch(r: dict, path) -> None:
     """Points by role, the headline curve with its interval, and the unconstrained optimum beside it."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from jaxpt.analysis.sigmoid import sigmoid
+    from jaxpt.utils.plotting import pyplot
+
+    plt = pyplot()
 
     pts = r["points"]
     x = np.array(pts["x"])

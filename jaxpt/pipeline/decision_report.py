@@ -9,8 +9,8 @@ rl_stop.png          under rl.stop = "forecast": the upper end of the marginal a
 import pathlib
 from typing import List
 
-from jaxpt.pipeline.plots import _plt
 from jaxpt.schedule.decision_log import read_decisions
+from jaxpt.utils.plotting import pyplot, save
 
 
 def _f(v, nd=2) -> str:
@@ -22,7 +22,7 @@ def _g(v) -> str:
 
 
 def plot_probes(path, probes: List[dict], branch_step) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
     for i, r in enumerate(probes):
         color = f"C{i % 10}"
@@ -49,13 +49,11 @@ def plot_probes(path, probes: List[dict], branch_step) -> None:
     bx.set_ylabel("A_post (points)" if kind == "ceiling" else "forecast score at the horizon (points)")
     bx.set_title("Candidates at the final decision")
     bx.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_rl_checks(path, checks: List[dict], gain_bound: float, remaining_bound: float) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
     x = [c["rl_flops"] for c in checks]
     ax.plot(x, [max(c["gain_per_eflop"][2], 1e-12) for c in checks], "o-", label="upper end (95%)")
@@ -76,9 +74,7 @@ def plot_rl_checks(path, checks: List[dict], gain_bound: float, remaining_bound:
     for a, c in ((ax, checks[-1]), (bx, checks[-1])):
         if c["stop"]:
             a.axvline(c["rl_flops"], color="C2", ls="--")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def decision_section(run: pathlib.Path, gain_bound: float = 0.0, remaining_bound: float = 0.0) -> List[str]:

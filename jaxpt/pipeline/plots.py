@@ -3,23 +3,16 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from jaxpt.utils.plotting import pyplot, save
+
 REGIME_COLORS = {"adaptive": "#dbe9f6", "stable": "#d5f0d5", "mild": "#fbe8c8", "severe": "#f6d0d0"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_val_loss(path, steps: Sequence[int], losses: Sequence[float], regimes: Sequence[str],
                   switch_step: Optional[int] = None, branch_step: Optional[int] = None,
                   train_steps: Optional[Sequence[int]] = None, train_losses: Optional[Sequence[float]] = None):
     """Validation loss per SFT evaluation; background shaded by retrospective regime."""
-    plt = _plt()
+    plt = pyplot()
     steps, losses = np.asarray(steps, float), np.asarray(losses, float)
     fig, ax = plt.subplots(figsize=(7, 4))
     # Shade from halfway to the previous evaluation to halfway to the next one.
@@ -42,16 +35,14 @@ def plot_val_loss(path, steps: Sequence[int], losses: Sequence[float], regimes: 
     ax.set_ylabel("token-mean NLL")
     ax.set_title("SFT validation loss and regimes")
     ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_score_vs_flops(path, sft_points, rl_points, p0: float, branch_flops: Optional[float] = None,
                         fit=None):
     """sft_points / rl_points: (cumulative FLOPs, score in [0, 1]); fit: (U, C_mid, B, c0, P_sft) in gain
     space with C_mid in the same FLOPs unit as the RL x (relative to the branch point)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.axhline(p0, color="0.5", ls=":", label=f"base model P0 = {p0:.3f}")
     if sft_points:
@@ -72,6 +63,4 @@ def plot_score_vs_flops(path, sft_points, rl_points, p0: float, branch_flops: Op
     ax.set_ylabel("held-out accuracy")
     ax.set_title("Score against compute")
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
