@@ -11,7 +11,9 @@ each side (compilation for JAX, allocator warm-up for torch) is reported apart.
 The yardstick is the machine's jitted matmul throughput on the step's own products: every weight of the
 model as [B*T, in] x [in, out] (forward) and its two transposes ([B*T, out] x [out, in] for the input
 gradient, [in, B*T] x [B*T, out] for the weight gradient), each a separate jitted JAX call, weighted by how
-often the step runs it. Each side's step FLOP rate is printed as a fraction of that throughput.
+often the step runs it. Each side's step FLOP rate is printed as a fraction of that throughput. The same
+products as torch matmuls give torch's yardstick, and the ceiling line says what jax/torch ratio the machine
+allows at all (jax's step at 100% of its yardstick against torch's step as measured).
 """
 import argparse
 import os
@@ -89,6 +91,19 @@ class JaxSide:
         return time.perf_counter() - t0, time.process_time() - c0
 
 
+def dense_products(cfg):
+    """{(in, out): how many times a step runs the product} over the model's weight matrices."""
+    from jaxpt.models.params import global_shapes, layer_shapes
+
+    count = {}
+    for shape in layer_shapes(cfg).values():
+        if len(shape) == 2:
+            count[shape] = count.get(shape, 0) + cfg.num_layers
+    head = global_shapes(cfg).get("lm_head", (cfg.hidden_size, cfg.vocab_size))
+    count[head] = count.get(head, 0) + 1
+    return count
+
+
 class MatmulSide:
     """The step's dense products alone, each a jitted JAX matmul: the throughput the step could reach."""
 
@@ -96,16 +111,9 @@ class MatmulSide:
         import jax
         import jax.numpy as jnp
 
-        from jaxpt.models.params import global_shapes, layer_shapes
-
         self.jax = jax
         m = a.batch * a.seq
-        count = {}
-        for shape in layer_shapes(cfg).values():
-            if len(shape) == 2:
-                count[shape] = count.get(shape, 0) + cfg.num_layers
-        head = global_shapes(cfg).get("lm_head", (cfg.hidden_size, cfg.vocab_size))
-        count[head] = count.get(head, 0) + 1
+        count = dense_products(cfg)
         key = iter(jax.random.split(jax.random.key(0), 4 * len(count)))
         normal = lambda *shape: jax.random.normal(next(key), shape, jnp.float32)  # noqa: E731
         fwd = jax.jit(lambda x, w: x @ w)
@@ -125,6 +133,34 @@ class MatmulSide:
             self.jax.block_until_ready(fn(*args))
             wall += c * (time.perf_counter() - t0)
             cpu += c * (time.process_time() - c0)
+        return wall, cpu
+
+
+class TorchMatmulSide:
+    """The same products as torch matmuls (torch's own yardstick): how fast torch's step could be at best."""
+
+    def __init__(self, a, cfg, tokens):
+        import torch
+
+        self.torch = torch
+        m = a.batch * a.seq
+        count = dense_products(cfg)
+        g = torch.Generator().manual_seed(0)
+        normal = lambda *shape: torch.randn(*shape, generator=g)
+        self.calls = []
+        for (n_in, n_out), c in count.items():
+            x, w, dy = normal(m, n_in), normal(n_in, n_out), normal(m, n_out)
+            self.calls += [(torch.matmul, (x, w), c), (torch.matmul, (dy, w.T), c), (torch.matmul, (x.T, dy), c)]
+        self.flops = sum(2.0 * m * n_in * n_out * 3 * c for (n_in, n_out), c in count.items())
+
+    def step(self):
+        wall = cpu = 0.0
+        with self.torch.no_grad():
+            for fn, args, c in self.calls:
+                t0, c0 = time.perf_counter(), time.process_time()
+                fn(*args)
+                wall += c * (time.perf_counter() - t0)
+                cpu += c * (time.process_time() - c0)
         return wall, cpu
 
 
@@ -174,6 +210,8 @@ def main():
     if not a.skip_torch:
         sides["torch"] = TorchSide(a, cfg, tokens)
     sides["matmul"] = MatmulSide(a, cfg, tokens)
+    if not a.skip_torch:
+        sides["torch matmul"] = TorchMatmulSide(a, cfg, tokens)
     first = {name: s.step()[0] for name, s in sides.items()}
     wall = {name: [] for name in sides}
     cpu = {name: [] for name in sides}
@@ -187,6 +225,10 @@ def main():
     mm = sides.pop("matmul")
     mm_wall, mm_cpu = statistics.median(wall.pop("matmul")), statistics.median(cpu.pop("matmul"))
     mm_rate, mm_cpu_rate = mm.flops / mm_wall, mm.flops / mm_cpu
+    torch_mm_rate = None
+    if "torch matmul" in sides:
+        torch_mm_rate = sides.pop("torch matmul").flops / statistics.median(wall.pop("torch matmul"))
+        cpu.pop("torch matmul")
     print(f"config: vocab {a.vocab}, hidden {a.hidden}, layers {a.layers}, heads {a.heads}/{a.kv_heads}, "
           f"ffn {a.ffn}, {n_params / 1e6:.1f}M params; batch {a.batch} x {a.seq} = {n_tok} tokens, fp32, "
           f"attention {a.attention_impl}, remat {a.remat}; {flops / 1e9:.0f} GFLOP per step (paper formula "
@@ -195,6 +237,9 @@ def main():
     print(f"matmul yardstick: the step's {mm.flops / 1e9:.0f} GFLOP of dense products (all weights x 3 "
           f"orientations) take {mm_wall:.3f} s as jitted JAX matmuls (median): {mm_rate / 1e9:.1f} GFLOP/s "
           f"(CPU time {mm_cpu:.3f} s)")
+    if torch_mm_rate:
+        print(f"torch matmul yardstick: the same products as torch matmuls: {torch_mm_rate / 1e9:.1f} GFLOP/s "
+              f"(JAX's / torch's: {mm_rate / torch_mm_rate:.2f}x)")
     tps, cps = {}, {}
     for name in sides:
         med, cmed = statistics.median(wall[name]), statistics.median(cpu[name])
@@ -206,6 +251,10 @@ def main():
               f"rate per CPU-second); first step "
               f"{first[name]:.2f} s; final loss {sides[name].loss:.4f}")
     if len(tps) == 2:
+        # The most jax/torch this machine allows: jax's step at 100% of its matmul yardstick (every non-matmul
+        # op free) against torch's step as measured.
+        bound = mm_rate / (flops / statistics.median(wall["torch"]))
+        print(f"ceiling: jax at 100% of its matmul yardstick would be {bound:.2f}x torch's measured step")
         print(f"ratio jax/torch: {tps['jax'] / tps['torch']:.2f}x tokens/s (wall clock), "
               f"{cps['jax'] / cps['torch']:.2f}x tokens per CPU-second (robust to load from other processes)")
 

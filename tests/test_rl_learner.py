@@ -3,6 +3,7 @@ without changing the update (checked against the update of the whole, unfiltered
 nothing left is skipped and counted, and a step crosses between host and device once each way for the update
 (and once each way per generation round), with no implicit transfer."""
 import concurrent.futures
+import dataclasses
 import tempfile
 
 import jax
@@ -111,9 +112,13 @@ def test_leaving_out_inert_rows_and_padding_keeps_the_update(model, agg_mode, sh
     assert abs(float(loss_own)) > 1.2 * abs(float(loss_ref))
 
 
-def test_shared_prompt_forward_equals_the_whole_rows(model):
-    """Each distinct prompt once (KV cache gathered per row, rows shuffled across groups) against every row
-    through the model whole: logprobs, entropies and the gradient of their sum."""
+@pytest.mark.parametrize("scan", [False, True])
+def test_shared_prompt_forward_equals_the_whole_rows(model, scan):
+    """Each distinct prompt once (its keys and values gathered per row as the responses' prefix, rows shuffled
+    across groups) against every row through the model whole: logprobs, entropies and the gradient of their
+    sum; per-layer and stacked (scan_layers) weights."""
+    if scan:
+        model = jaxpt.Model.from_config(dataclasses.replace(model.config, scan_layers=True), seed=3)
     batch = _batch(model)
     rows = np.random.default_rng(1).permutation(12)
     tokens, attn, mask = batch["tokens"][rows], batch["attn"][rows], batch["mask"][rows]

@@ -1,8 +1,16 @@
-"""The decoder forward pass (pure functions of params), with an optional KV cache.
+"""The decoder forward pass (pure functions of params), with an optional KV cache or KV prefix.
 
 Masking is by *slot*: a query at slot t may attend key slot s when s <= t, the key is a real token, and (when
 sequences are packed) both belong to the same segment. Positions (for RoPE) are explicit, so left padding and
 packing work without touching the mask logic.
+
+Two ways to continue from earlier tokens:
+- cache (decoding): a fixed-size buffer the new keys are written into (dynamic_update_slice), attended under
+  an arbitrary mask (layers.attention);
+- prefix (training on continuations, e.g. RL responses after a shared prompt): the earlier tokens' keys and
+  values, as returned by `hidden_states(..., return_kv=True)`, are put in front of the new ones and attended
+  by the blocked causal attention with its own backward pass (attention.causal_attention). No buffer of empty
+  slots is carried, and gradients flow back into the prefix (autodiff adds those of all its readers).
 """
 from typing import Optional
 
@@ -33,7 +41,8 @@ def init_cache(cfg: ModelConfig, batch: int, max_len: int, dtype=None) -> dict:
     return {"k": k, "v": v, "mask": jnp.zeros((batch, max_len), bool), "index": jnp.zeros((), jnp.int32)}
 
 
-def _block(lp, x, cos, sin, allowed, kv, index, cfg: ModelConfig, sharder: Optional[Sharder]):
+def _block(lp, x, cos, sin, allowed, kv, index, cfg: ModelConfig, sharder: Optional[Sharder], prefix=None,
+           return_kv: bool = False):
     dt = jnp.dtype(cfg.dtype)
     b, t, _ = x.shape
     w = lambda name: lp[name].astype(dt)  # noqa: E731  (weights cast to the compute dtype at use)
@@ -53,9 +62,12 @@ def _block(lp, x, cos, sin, allowed, kv, index, cfg: ModelConfig, sharder: Optio
         new_kv = (k, v)
         k, v = k.astype(dt), v.astype(dt)
     else:
-        new_kv = None
+        new_kv = (k, v) if return_kv else None
+        if prefix is not None:  # earlier keys first: slot s of the prefix, then these tokens
+            k = jnp.concatenate([prefix[0].astype(dt), k], axis=1)
+            v = jnp.concatenate([prefix[1].astype(dt), v], axis=1)
     if kv is None and cfg.attention_impl == "einsum":
-        out = causal_attention(q, k, v, allowed)  # a whole sequence: the mask is causal
+        out = causal_attention(q, k, v, allowed)  # the mask is causal (queries are the last T key slots)
     else:
         out = attention(q, k, v, allowed, cfg)
     x = x + dense(out.reshape(b, t, cfg.num_heads * cfg.head_dim), w("wo"))
@@ -66,16 +78,23 @@ def _block(lp, x, cos, sin, allowed, kv, index, cfg: ModelConfig, sharder: Optio
     return x, new_kv
 
 
-def _attention_mask(segment_ids, cache, t: int, index):
-    """allowed [B, T, S] and the updated cache mask (or None without a cache)."""
+def _attention_mask(segment_ids, cache, t: int, index, prefix_mask=None):
+    """allowed [B, T, S] and the updated cache mask (or None without a cache). With prefix_mask [B, Lp] (real
+    prefix slots), S = Lp + T: every query may attend every real prefix key, then the causal part."""
     if cache is None:
         slots = jnp.arange(t)
         causal = slots[None, :, None] >= slots[None, None, :]
         if segment_ids is None:
-            return jnp.broadcast_to(causal, (1, t, t)), None
-        same = segment_ids[:, :, None] == segment_ids[:, None, :]
-        real = segment_ids[:, None, :] != 0
-        return causal & same & real, None
+            own = jnp.broadcast_to(causal, (1, t, t))
+        else:
+            same = segment_ids[:, :, None] == segment_ids[:, None, :]
+            real = segment_ids[:, None, :] != 0
+            own = causal & same & real
+        if prefix_mask is None:
+            return own, None
+        b = prefix_mask.shape[0]
+        before = jnp.broadcast_to(prefix_mask.astype(bool)[:, None, :], (b, t, prefix_mask.shape[1]))
+        return jnp.concatenate([before, jnp.broadcast_to(own, (b, t, t))], axis=-1), None
     b, s = cache["mask"].shape
     new = jnp.ones((b, t), bool) if segment_ids is None else segment_ids != 0
     mask = jax.lax.dynamic_update_slice(cache["mask"], new, (0, index))
@@ -85,36 +104,47 @@ def _attention_mask(segment_ids, cache, t: int, index):
 
 
 def hidden_states(params, cfg: ModelConfig, tokens, positions, segment_ids=None, cache=None,
-                  sharder: Optional[Sharder] = None):
-    """Final-norm hidden states [B, T, H] (compute dtype) and the updated cache (or None)."""
+                  sharder: Optional[Sharder] = None, prefix: Optional[dict] = None, return_kv: bool = False):
+    """Final-norm hidden states [B, T, H] (compute dtype) and the updated cache (or None).
+
+    prefix: {"k", "v", "mask"} of earlier tokens (k/v per layer [B, Lp, n_kv, d], a list or stacked like
+    the params; mask [B, Lp] real slots), attended before these tokens (no cache with it).
+    return_kv (no cache): the second result is these tokens' {"k", "v", "mask"} in that prefix form.
+    """
+    if prefix is not None and cache is not None:
+        raise ValueError("hidden_states takes a cache or a prefix, not both")
     dt = jnp.dtype(cfg.dtype)
     b, t = tokens.shape
     index = cache["index"] if cache is not None else None
-    allowed, new_mask = _attention_mask(segment_ids, cache, t, index)
+    allowed, new_mask = _attention_mask(segment_ids, cache, t, index,
+                                        None if prefix is None else prefix["mask"])
     allowed = jnp.broadcast_to(allowed, (b,) + allowed.shape[1:])
     cos, sin = rope_cos_sin(positions, cfg)
     x = jnp.take(params["embed"], tokens, axis=0).astype(dt)
     x = constrain(x, sharder, ("batch", "length", "act_embed"))
 
-    def block(lp, x, kv):
-        return _block(lp, x, cos, sin, allowed, kv, index, cfg, sharder)
+    def block(lp, x, kv, pre):
+        return _block(lp, x, cos, sin, allowed, kv, index, cfg, sharder, pre, return_kv)
 
     if cfg.remat != "none" and cache is None:
         block = jax.checkpoint(block, policy=_REMAT_POLICIES[cfg.remat])
 
+    src = cache if cache is not None else prefix  # per-layer keys/values read by the blocks
     if cfg.scan_layers:
         def step(x, xs):
-            lp, ck, cv = xs
-            x, kv = block(lp, x, None if ck is None else (ck, cv))
+            lp, sk, sv = xs
+            pair = None if sk is None else (sk, sv)
+            x, kv = block(lp, x, pair if cache is not None else None, pair if prefix is not None else None)
             return x, kv
 
-        xs = (params["layers"], None if cache is None else cache["k"], None if cache is None else cache["v"])
+        xs = (params["layers"], None if src is None else src["k"], None if src is None else src["v"])
         x, kvs = jax.lax.scan(step, x, xs)
-        new_k, new_v = (kvs if cache is not None else (None, None))
+        new_k, new_v = kvs if kvs is not None else (None, None)
     else:
         new_k, new_v = [], []
         for i, lp in enumerate(params["layers"]):
-            x, kv = block(lp, x, None if cache is None else (cache["k"][i], cache["v"][i]))
+            pair = None if src is None else (src["k"][i], src["v"][i])
+            x, kv = block(lp, x, pair if cache is not None else None, pair if prefix is not None else None)
             if kv is not None:
                 new_k.append(kv[0])
                 new_v.append(kv[1])
@@ -122,6 +152,9 @@ def hidden_states(params, cfg: ModelConfig, tokens, positions, segment_ids=None,
     new_cache = None
     if cache is not None:
         new_cache = {"k": new_k, "v": new_v, "mask": new_mask, "index": index + t}
+    elif return_kv:
+        mask = jnp.ones((b, t), bool) if segment_ids is None else segment_ids != 0
+        new_cache = {"k": new_k, "v": new_v, "mask": mask}
     return x, new_cache
 
 

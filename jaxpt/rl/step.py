@@ -39,22 +39,22 @@ def _shared_prompt_hidden(params, cfg: ModelConfig, tokens, attn, num_response: 
 
     The rows of a group share their prompt; recomputing it for each of G rows is most of the prompt's share of
     the work (a third of the tokens of a 64 + 128 row). prompt_rows [P]: one row holding each distinct prompt;
-    prompt_of [B]: the index (into prompt_rows) of each row's prompt. The prompts are prefilled into a KV cache
-    once, the cache is gathered per row, and the responses attend to it: the same attention (causal, real keys
-    only) and positions as the whole row through the model at once; autodiff sums the prompt's gradients.
+    prompt_of [B]: the index (into prompt_rows) of each row's prompt. The prompts go through the model once,
+    returning their keys and values; each row's responses attend them as a prefix (decoder.hidden_states'
+    prefix: the blocked causal attention, no cache buffer): the same attention (causal, real keys only) and
+    positions as the whole row through the model at once; autodiff sums the prompt's gradients.
     """
     lp = tokens.shape[1] - num_response
     pt, pa = tokens[prompt_rows, :lp], attn[prompt_rows, :lp]
-    cache = decoder.init_cache(cfg, pt.shape[0], tokens.shape[1])
-    hp, cache = decoder.hidden_states(params, cfg, pt, decoder.default_positions(pa), pa, cache=cache,
-                                      sharder=sharder)
+    hp, kv = decoder.hidden_states(params, cfg, pt, decoder.default_positions(pa), pa, sharder=sharder,
+                                   return_kv=True)
     axis = 1 if cfg.scan_layers else 0
     per_row = lambda x: jnp.take(x, prompt_of, axis=axis)  # noqa: E731
-    cache = {"k": jax.tree.map(per_row, cache["k"]), "v": jax.tree.map(per_row, cache["v"]),
-             "mask": jnp.take(cache["mask"], prompt_of, axis=0), "index": cache["index"]}
+    prefix = {"k": jax.tree.map(per_row, kv["k"]), "v": jax.tree.map(per_row, kv["v"]),
+              "mask": jnp.take(kv["mask"], prompt_of, axis=0)}
     rt, ra = tokens[:, lp:], attn[:, lp:]
     positions = jnp.take(pa.sum(1), prompt_of)[:, None] + jnp.arange(num_response, dtype=jnp.int32)[None, :]
-    hr, _ = decoder.hidden_states(params, cfg, rt, positions, ra, cache=cache, sharder=sharder)
+    hr, _ = decoder.hidden_states(params, cfg, rt, positions, ra, sharder=sharder, prefix=prefix)
     # Response token 0 is scored at the prompt's last position, token j > 0 at response position j - 1.
     return jnp.concatenate([jnp.take(hp[:, -1:], prompt_of, axis=0), hr[:, :-1]], axis=1)
 
