@@ -9,6 +9,7 @@ with the end-of-sequence token suppressed (every row generates the full length),
 continuous function of the decoded response's token ids: no row has advantage 0, so none is left out),
 group-normalised advantages, GRPO's seq-mean-token-mean loss with clipping, the policy entropy computed (TRL
 logs it, so does jaxpt), no KL, one AdamW update with global-norm clipping at 1.0. Random weights, float32.
+jaxpt runs with rl.gen_streams=2 (the round's two halves sampled from two threads; --gen_streams=1: one call).
 
 Timing alternates steps (jaxpt, TRL, jaxpt, TRL, ...) in one process, so that load from other processes hits
 both alike; the first step of each side (jaxpt's compiles, torch's warm-up) is reported apart; medians over the
@@ -36,6 +37,8 @@ def parse():
     p.add_argument("--new_tokens", type=int, default=128)
     p.add_argument("--rounds", type=int, default=3, help="timed steps per side")
     p.add_argument("--lr", type=float, default=1e-6)
+    p.add_argument("--gen_streams", type=int, default=2, help="jaxpt's rl.gen_streams: sampler calls at once "
+                   "(2 keeps both CPU cores busy during decode)")
     p.add_argument("--skip_trl", action="store_true")
     p.add_argument("--skip_jax", action="store_true")
     p.add_argument("--tunix_python", default="", help="python of an environment with requirements-bench-tunix.txt: "
@@ -101,6 +104,7 @@ class JaxSide:
                   "prompt": {"template": "{question}", "plain_template": "{question}"},
                   "data": {"rl": {"max_prompt_len": a.prompt_len}},
                   "rl": {"algorithm": "grpo", "total_steps": 1000, "gen_prompts": a.prompts, "group_size": a.group,
+                         "gen_streams": a.gen_streams,
                          "max_new_tokens": a.new_tokens, "temperature": 1.0, "eval_every": 0, "checkpoint_every": 0,
                          "export_final": False, "num_minibatches": 1, "compute_entropy": True},
                   "optim": {"lr": a.lr, "schedule": "constant", "warmup_steps": 0, "clip_norm": 1.0},

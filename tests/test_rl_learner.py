@@ -186,3 +186,33 @@ def test_one_crossing_each_way_and_skipped_steps():
     same, ms, plan, _ = learner.update(state, batch, 2)
     assert same is state and ms == [] and plan.skipped == 1 and not transfer.COUNTS
     pool.shutdown()
+
+
+def test_concurrent_sampler_streams_draw_the_same_rollouts():
+    """rl.gen_streams=2 runs a round's two sampler calls from two threads: the same tokens and logprobs as the
+    same two calls one after another (gen_batch_prompts = half a round), still one crossing each way; a round
+    that does not split fails with the key named."""
+    tok = load_tokenizer("toy")
+    policy = jaxpt.Model.from_config("tiny-qwen", seed=1, vocab_size=32, eos_token_ids=(tok.eos_token_id,))
+    splits = toy_task.make_splits("tiny", seed=0, noise=0.3, num_val=8, num_test=16, num_rl=64)
+
+    def learner(**rl):
+        cfg = {"workdir": tempfile.mkdtemp(), "tokenizer": "toy", "mesh": {"data": 1},
+               "prompt": {"template": "{question}"}, "log": {"progress": False, "tensorboard": False},
+               "rl": {"algorithm": "grpo", "gen_prompts": 4, "group_size": 4, "max_new_tokens": 12,
+                      "eval_every": 0, **rl}}
+        return Learner(cfg, policy, prompts=splits["rl_prompts"], reward_fn=_has_one)
+
+    threaded, serial = learner(gen_streams=2), learner(gen_batch_prompts=2)
+    assert threaded.s.gen_chunk == 2 and threaded.rollout.gen_streams == 2
+    idx, key = np.arange(4), jax.random.key(7)
+    transfer.COUNTS.clear()
+    a = threaded.rollout.generate(threaded.s.init_params, idx, key)
+    assert dict(transfer.COUNTS) == {"to_device": 1, "to_host": 1}
+    assert threaded.rollout._gen_pool is not None  # the calls did go through the threads
+    b = serial.rollout.generate(serial.s.init_params, idx, key)
+    np.testing.assert_array_equal(a.tokens, b.tokens)
+    np.testing.assert_array_equal(a.old_logp, b.old_logp)
+    np.testing.assert_array_equal(a.lengths, b.lengths)
+    with pytest.raises(ValueError, match="gen_streams=2"):
+        learner(gen_prompts=9, gen_streams=2)  # 9 prompts do not split into two calls of 4

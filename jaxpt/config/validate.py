@@ -147,7 +147,8 @@ def _check_rl(cfg, kind: str) -> None:
 
         if r.algorithm not in ALGORITHMS:
             raise ConfigValueError(f"rl.algorithm = {r.algorithm!r}; known: {', '.join(ALGORITHMS.names())}")
-    for key in ("total_steps", "gen_prompts", "max_new_tokens", "ppo_epochs", "num_minibatches", "max_gen_rounds"):
+    for key in ("total_steps", "gen_prompts", "max_new_tokens", "ppo_epochs", "num_minibatches", "max_gen_rounds",
+                "gen_streams"):
         _at_least(cfg, f"rl.{key}", 1)
     for key in ("eval_every", "checkpoint_every", "stop_at_step", "train_prompts", "gen_batch_prompts",
                 "micro_batch_rows", "top_k", "temperature", "train_temperature", "kl_coef", "entropy_coef"):

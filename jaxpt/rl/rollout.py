@@ -8,6 +8,7 @@ verify, shape the reward) runs in a background thread, so under dynamic sampling
 this one is scored: when it is certainly needed ("safe"), or always ("always"; an unneeded round is dropped and
 counted). Randomness is a function of (seed, step, round).
 """
+import concurrent.futures
 import inspect
 import time
 from typing import Callable, List, Tuple
@@ -56,22 +57,36 @@ class Rollout:
         self.prompts, self.tok, self.settings, self.reward_fn = s.prompts, s.tok, s.settings, s.reward_fn
         self.prompt_len, self.pad_id, self.gen_chunk = s.prompt_len, s.pad_id, s.gen_chunk
         self.train_temp, self.rows_sh = s.train_temp, s.rows_sh
+        self.gen_streams = s.gen_streams
+        self._gen_pool = None
 
     def _key(self, step: int, rnd: int):
         return jax.random.fold_in(jax.random.fold_in(jax.random.key(int(self.c.seed)), step), rnd)
 
     def generate(self, params, idx: np.ndarray, key) -> Round:
-        """Samples G responses for each prompt of `idx` (in chunks of rl.gen_batch_prompts prompts)."""
+        """Samples G responses for each prompt of `idx` (in chunks of rl.gen_batch_prompts prompts, up to
+        rl.gen_streams chunks at once)."""
         ids = [self.prompts.prompt_ids[i] for i in idx]
         tokens, mask = left_pad(ids, self.prompt_len, len(ids), self.pad_id)
         chunk = self.gen_chunk
         prompts = to_device([(tokens[c0:c0 + chunk], mask[c0:c0 + chunk]) for c0 in range(0, len(ids), chunk)],
                             self.rows_sh)
-        parts = []
-        for i, (t, m) in enumerate(prompts):
+
+        def call(i, t, m):  # a chunk's key depends on its position only, so streams do not change the samples
             st = sample(params, self.cfg, t, m, jax.random.fold_in(key, i * chunk), self.settings, self.sharder)
-            parts.append({"tokens": st.tokens, "logprobs": st.logprobs, "slp": st.sampling_logprobs,
-                          "lengths": st.lengths, "done": st.done})
+            out = {"tokens": st.tokens, "logprobs": st.logprobs, "slp": st.sampling_logprobs,
+                   "lengths": st.lengths, "done": st.done}
+            return jax.block_until_ready(out) if self.gen_streams > 1 else out
+
+        if self.gen_streams > 1 and len(prompts) > 1:
+            # Each thread runs (and waits for) its own sampler calls: executions dispatched from one thread run
+            # one after another, and a single decode step leaves a CPU core idle much of the time.
+            if self._gen_pool is None:
+                self._gen_pool = concurrent.futures.ThreadPoolExecutor(self.gen_streams, "jaxpt-sampler")
+            futures = [self._gen_pool.submit(call, i, t, m) for i, (t, m) in enumerate(prompts)]
+            parts = [f.result() for f in futures]
+        else:
+            parts = [call(i, t, m) for i, (t, m) in enumerate(prompts)]
         parts = to_host(parts)
         host = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         # The sampler's logprob at the training temperature: tempered (sampling) or plain (temperature 1).

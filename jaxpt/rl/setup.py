@@ -77,10 +77,16 @@ class RLSetup:
         if not self.algo.dynamic_sampling and self.B_train > self.B_gen:
             raise ValueError(f"rl.train_prompts={self.B_train} > rl.gen_prompts={self.B_gen} needs dynamic sampling")
         self.div = div = batch_divisor(self.sharder)
-        self.gen_chunk = int(r.gen_batch_prompts or self.B_gen)
+        self.gen_streams = int(r.gen_streams)
+        if self.gen_streams > 1 and jax.process_count() > 1:
+            # Concurrent sampler calls could enter their collectives in a different order on each host.
+            raise ValueError(f"rl.gen_streams={self.gen_streams} needs a single process (this job has "
+                             f"{jax.process_count()}); use 1")
+        self.gen_chunk = int(r.gen_batch_prompts or max(1, self.B_gen // self.gen_streams))
         if self.B_gen % self.gen_chunk or self.gen_chunk % div:
             raise ValueError(f"rl.gen_prompts={self.B_gen} must split into sampler calls of rl.gen_batch_prompts="
-                             f"{self.gen_chunk} prompts, each divisible by the mesh batch size {div}")
+                             f"{self.gen_chunk} prompts (0: gen_prompts / rl.gen_streams={self.gen_streams}), each "
+                             f"divisible by the mesh batch size {div}")
         self.settings = SampleSettings(max_new_tokens=self.N, temperature=float(r.temperature), top_p=float(r.top_p),
                                        top_k=int(r.top_k), n=self.G, eos_ids=self.eos_ids, pad_id=self.pad_id)
         self.train_temp = float(r.train_temperature or r.temperature or 1.0)
