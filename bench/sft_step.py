@@ -111,57 +111,44 @@ class MatmulSide:
         import jax
         import jax.numpy as jnp
 
-        self.jax = jax
+        key = iter(jax.random.split(jax.random.key(0), 4 * len(dense_products(cfg))))
+        normal = lambda *shape: jax.random.normal(next(key), shape, jnp.float32)  # noqa: E731
+        products = (jax.jit(lambda x, w: x @ w), jax.jit(lambda dy, w: dy @ w.T), jax.jit(lambda x, dy: x.T @ dy))
+        self._setup(a, cfg, normal, products, lambda out: jax.block_until_ready(out))
+
+    def _setup(self, a, cfg, normal, products, wait):
+        """products: (forward, input gradient, weight gradient) functions; wait(out) blocks until out is done."""
+        fwd, dx, dw = products
         m = a.batch * a.seq
         count = dense_products(cfg)
-        key = iter(jax.random.split(jax.random.key(0), 4 * len(count)))
-        normal = lambda *shape: jax.random.normal(next(key), shape, jnp.float32)  # noqa: E731
-        fwd = jax.jit(lambda x, w: x @ w)
-        dx = jax.jit(lambda dy, w: dy @ w.T)
-        dw = jax.jit(lambda x, dy: x.T @ dy)
-        self.calls = []  # (jitted fn, args, times per step)
+        self.calls = []  # (fn, args, times per step)
         for (n_in, n_out), c in count.items():
             x, w, dy = normal(m, n_in), normal(n_in, n_out), normal(m, n_out)
             self.calls += [(fwd, (x, w), c), (dx, (dy, w), c), (dw, (x, dy), c)]
         self.flops = sum(2.0 * m * n_in * n_out * 3 * c for (n_in, n_out), c in count.items())
+        self.wait = wait
 
     def step(self):
         """Runs each product once; returns the (wall, CPU) time the step's products would take."""
         wall = cpu = 0.0
         for fn, args, c in self.calls:
             t0, c0 = time.perf_counter(), time.process_time()
-            self.jax.block_until_ready(fn(*args))
+            self.wait(fn(*args))
             wall += c * (time.perf_counter() - t0)
             cpu += c * (time.process_time() - c0)
         return wall, cpu
 
 
-class TorchMatmulSide:
+class TorchMatmulSide(MatmulSide):
     """The same products as torch matmuls (torch's own yardstick): how fast torch's step could be at best."""
 
     def __init__(self, a, cfg, tokens):
         import torch
 
-        self.torch = torch
-        m = a.batch * a.seq
-        count = dense_products(cfg)
         g = torch.Generator().manual_seed(0)
         normal = lambda *shape: torch.randn(*shape, generator=g)
-        self.calls = []
-        for (n_in, n_out), c in count.items():
-            x, w, dy = normal(m, n_in), normal(n_in, n_out), normal(m, n_out)
-            self.calls += [(torch.matmul, (x, w), c), (torch.matmul, (dy, w.T), c), (torch.matmul, (x.T, dy), c)]
-        self.flops = sum(2.0 * m * n_in * n_out * 3 * c for (n_in, n_out), c in count.items())
-
-    def step(self):
-        wall = cpu = 0.0
-        with self.torch.no_grad():
-            for fn, args, c in self.calls:
-                t0, c0 = time.perf_counter(), time.process_time()
-                fn(*args)
-                wall += c * (time.perf_counter() - t0)
-                cpu += c * (time.process_time() - c0)
-        return wall, cpu
+        products = (torch.matmul, lambda dy, w: dy @ w.T, lambda x, dy: x.T @ dy)
+        self._setup(a, cfg, normal, products, lambda out: out)  # eager CPU torch returns finished tensors
 
 
 class TorchSide:

@@ -123,7 +123,8 @@ def hidden_states(params, cfg: ModelConfig, tokens, positions, segment_ids=None,
     x = jnp.take(params["embed"], tokens, axis=0).astype(dt)
     x = constrain(x, sharder, ("batch", "length", "act_embed"))
 
-    def block(lp, x, kv, pre):
+    def block(lp, x, pair):  # pair: the layer's keys/values from the cache or the prefix (or None)
+        kv, pre = (pair, None) if cache is not None else (None, pair)
         return _block(lp, x, cos, sin, allowed, kv, index, cfg, sharder, pre, return_kv)
 
     if cfg.remat != "none" and cache is None:
@@ -133,9 +134,7 @@ def hidden_states(params, cfg: ModelConfig, tokens, positions, segment_ids=None,
     if cfg.scan_layers:
         def step(x, xs):
             lp, sk, sv = xs
-            pair = None if sk is None else (sk, sv)
-            x, kv = block(lp, x, pair if cache is not None else None, pair if prefix is not None else None)
-            return x, kv
+            return block(lp, x, None if sk is None else (sk, sv))
 
         xs = (params["layers"], None if src is None else src["k"], None if src is None else src["v"])
         x, kvs = jax.lax.scan(step, x, xs)
@@ -143,8 +142,7 @@ def hidden_states(params, cfg: ModelConfig, tokens, positions, segment_ids=None,
     else:
         new_k, new_v = [], []
         for i, lp in enumerate(params["layers"]):
-            pair = None if src is None else (src["k"][i], src["v"][i])
-            x, kv = block(lp, x, pair if cache is not None else None, pair if prefix is not None else None)
+            x, kv = block(lp, x, None if src is None else (src["k"][i], src["v"][i]))
             if kv is not None:
                 new_k.append(kv[0])
                 new_v.append(kv[1])

@@ -74,16 +74,16 @@ class Rollout:
 
         def call(i, t, m):  # a chunk's key depends on its position only, so streams do not change the samples
             st = sample(params, self.cfg, t, m, jax.random.fold_in(key, i * chunk), self.settings, self.sharder)
-            out = {"tokens": st.tokens, "logprobs": st.logprobs, "slp": st.sampling_logprobs,
-                   "lengths": st.lengths, "done": st.done}
-            return jax.block_until_ready(out) if self.gen_streams > 1 else out
+            return {"tokens": st.tokens, "logprobs": st.logprobs, "slp": st.sampling_logprobs,
+                    "lengths": st.lengths, "done": st.done}
 
         if self.gen_streams > 1 and len(prompts) > 1:
             # Each thread runs (and waits for) its own sampler calls: executions dispatched from one thread run
             # one after another, and a single decode step leaves a CPU core idle much of the time.
             if self._gen_pool is None:
                 self._gen_pool = concurrent.futures.ThreadPoolExecutor(self.gen_streams, "jaxpt-sampler")
-            futures = [self._gen_pool.submit(call, i, t, m) for i, (t, m) in enumerate(prompts)]
+            futures = [self._gen_pool.submit(lambda *x: jax.block_until_ready(call(*x)), i, t, m)
+                       for i, (t, m) in enumerate(prompts)]
             parts = [f.result() for f in futures]
         else:
             parts = [call(i, t, m) for i, (t, m) in enumerate(prompts)]
